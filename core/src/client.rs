@@ -1,0 +1,795 @@
+//! [`SmtpClient`]: the async driver that moves bytes between a [`Transport`] and the
+//! sans-I/O [`Session`] through two fixed buffers.
+//!
+//! # Order of calls
+//! 1. [`SmtpClient::connect`] (or [`SmtpClient::connect_with`]): greeting, EHLO (HELO
+//!    fallback when allowed), STARTTLS and a second EHLO as the [`TlsPolicy`] demands.
+//! 2. Optionally [`SmtpClient::login`] (or [`SmtpClient::login_with`]).
+//! 3. Any number of [`SmtpClient::send_mail`] / [`SmtpClient::send_mail_bytes`] /
+//!    [`SmtpClient::send_mail_from_reader`], with [`SmtpClient::noop`] and
+//!    [`SmtpClient::rset`] as needed.
+//! 4. [`SmtpClient::quit`], which hands the transport back.
+//!
+//! # Failure and cancellation
+//! After a fatal error (transport failure, malformed or out-of-place reply, TLS failure,
+//! 421) the client writes nothing more: every later call returns
+//! [`SmtpError::SessionUnusable`]. A rejected command (4xx/5xx) is not fatal: after a
+//! failed transaction the client sends RSET so the connection can be reused.
+//!
+//! No method is cancel-safe: dropping a future mid-way leaves the session in an unknown
+//! state, and the client must be dropped too. Dropping the client mid-message never makes
+//! a partial message look sent: the end-of-data line is only written after the whole body.
+
+use crate::auth::{self, Base64Stream, Credentials, ENCODED_BLOCK};
+use crate::capabilities::{Capabilities, Capability, Mechanism};
+use crate::command::Command;
+use crate::data::{DataEncoder, FINISH_MAX};
+use crate::error::{
+    AuthError, Extension, InputField, InvalidReason, Rejection, SmtpError, Stage, TlsError,
+};
+use crate::reply::{Reply, ReplyCode};
+use crate::session::{Phase, Received, Session};
+use crate::transport::Transport;
+use embedded_io_async::{Error as _, Read};
+
+/// Default receive buffer: one reply line up to this length (RFC 5321 allows 512).
+pub const DEFAULT_RX: usize = 1024;
+/// Default transmit buffer: commands and DATA output are staged here.
+pub const DEFAULT_TX: usize = 512;
+/// Most recipients in one [`SmtpClient::send_mail`] call (RFC 5321 section 4.5.3.1.8
+/// requires servers to accept at least 100).
+pub const MAX_RECIPIENTS: usize = 100;
+/// Most AUTH challenges (334 replies) accepted in one exchange.
+pub const MAX_AUTH_CHALLENGES: usize = 2;
+
+/// When to use TLS on a connection that starts in plaintext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TlsPolicy {
+    /// Upgrade with STARTTLS; fail when the server does not offer it or refuses it. Never
+    /// continue in plaintext. The default.
+    #[default]
+    Required,
+    /// Upgrade when offered, continue in plaintext otherwise. An active attacker can
+    /// remove the offer: use only where plaintext delivery is acceptable.
+    Opportunistic,
+    /// Never upgrade (a local relay on loopback, for example). Also allows the HELO
+    /// fallback when EHLO is refused.
+    Disabled,
+}
+
+/// Session options. `Config::default()` is the secure choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Config {
+    tls: TlsPolicy,
+    allow_plaintext_auth: bool,
+    require_all_recipients: bool,
+}
+
+impl Config {
+    /// The default: TLS required, no AUTH in plaintext, partial delivery allowed.
+    pub const fn new() -> Self {
+        Config {
+            tls: TlsPolicy::Required,
+            allow_plaintext_auth: false,
+            require_all_recipients: false,
+        }
+    }
+
+    /// Set the TLS policy for connections that start in plaintext (ignored on implicit
+    /// TLS connections, which are encrypted from the start).
+    pub const fn tls(mut self, policy: TlsPolicy) -> Self {
+        self.tls = policy;
+        self
+    }
+
+    /// Allow AUTH over an unencrypted connection. Off by default: credentials in
+    /// plaintext can be read by anyone on the path. Only for loopback or test servers.
+    pub const fn allow_plaintext_auth(mut self, allow: bool) -> Self {
+        self.allow_plaintext_auth = allow;
+        self
+    }
+
+    /// Refuse to send a message unless every recipient is accepted (all-or-nothing).
+    /// Off by default: the message goes to the accepted recipients and the outcome lists
+    /// the refused ones.
+    pub const fn require_all_recipients(mut self, require: bool) -> Self {
+        self.require_all_recipients = require;
+        self
+    }
+
+    /// The TLS policy.
+    pub const fn tls_policy(&self) -> TlsPolicy {
+        self.tls
+    }
+}
+
+/// The result of a delivered message: the server's final reply (which often holds the
+/// queue id) and which recipients were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SendOutcome {
+    /// The reply to the end of data (250), for example `2.0.0 Ok: queued as 4F2A1`.
+    pub reply: Reply,
+    recipients: usize,
+    rejected: u128,
+    first_rejection: Option<Rejection>,
+}
+
+impl SendOutcome {
+    /// How many recipients were given.
+    pub const fn recipients(&self) -> usize {
+        self.recipients
+    }
+
+    /// How many recipients the server accepted.
+    pub const fn accepted_count(&self) -> usize {
+        self.recipients - self.rejected.count_ones() as usize
+    }
+
+    /// Whether every recipient was accepted.
+    pub const fn all_accepted(&self) -> bool {
+        self.rejected == 0
+    }
+
+    /// Whether recipient `index` (in the order given to `send_mail`) was accepted.
+    pub const fn is_accepted(&self, index: usize) -> bool {
+        index < self.recipients && self.rejected & (1 << index) == 0
+    }
+
+    /// Indices of the refused recipients.
+    pub fn rejected(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.recipients).filter(move |&i| !self.is_accepted(i))
+    }
+
+    /// The first refusal, with its code and enhanced status code.
+    pub const fn first_rejection(&self) -> Option<Rejection> {
+        self.first_rejection
+    }
+}
+
+/// An SMTP client over a [`Transport`], with a receive buffer of `RX` bytes and a transmit
+/// buffer of `TX` bytes (defaults [`DEFAULT_RX`] and [`DEFAULT_TX`]; `RX` must be at least
+/// 512 and `TX` at least 64, checked at compile time).
+///
+/// ```
+/// # use wasm_smtp_core::SmtpClient;
+/// # use wasm_smtp_mock::{block_on, MockTransport};
+/// # let (transport, handle) = MockTransport::builder()
+/// #     .encrypted()
+/// #     .greeting()
+/// #     .ehlo("client.example.com", &["AUTH PLAIN LOGIN"])
+/// #     .write(b"AUTH PLAIN AGFsaWNlAGh1bnRlcjI=\r\n").read(b"235 2.7.0 ok\r\n")
+/// #     .mail_from("alice@example.com").rcpt_to("bob@example.com").data()
+/// #     .write(b"Subject: hi\r\n\r\nHello\r\n.\r\n").read(b"250 2.0.0 queued as 1\r\n")
+/// #     .quit()
+/// #     .build();
+/// # block_on(async {
+/// let mut client = SmtpClient::connect(transport, "client.example.com").await?;
+/// client.login("alice", "hunter2").await?;
+/// let outcome = client
+///     .send_mail("alice@example.com", &["bob@example.com"], "Subject: hi\r\n\r\nHello\r\n")
+///     .await?;
+/// assert!(outcome.all_accepted());
+/// client.quit().await?;
+/// # Ok::<(), wasm_smtp_core::SmtpError>(())
+/// # }).unwrap();
+/// # handle.assert_done();
+/// ```
+pub struct SmtpClient<T: Transport, const RX: usize = DEFAULT_RX, const TX: usize = DEFAULT_TX> {
+    transport: T,
+    session: Session,
+    config: Config,
+    rx: [u8; RX],
+    rx_len: usize,
+    tx: [u8; TX],
+    tx_len: usize,
+}
+
+impl<T: Transport, const RX: usize, const TX: usize> core::fmt::Debug for SmtpClient<T, RX, TX> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SmtpClient")
+            .field("session", &self.session)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io<E: embedded_io_async::Error>(e: E) -> SmtpError {
+    SmtpError::Io(e.kind())
+}
+
+impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
+    const CHECK: () = {
+        assert!(
+            RX >= 512,
+            "RX must be at least 512 bytes (RFC 5321 reply lines)"
+        );
+        assert!(TX >= 64, "TX must be at least 64 bytes");
+    };
+
+    /// Connect with the default [`Config`]: read the greeting, say EHLO, and on a
+    /// plaintext transport upgrade with STARTTLS (required) and say EHLO again.
+    pub async fn connect(transport: T, ehlo_domain: &str) -> Result<Self, SmtpError> {
+        Self::connect_with(transport, ehlo_domain, Config::new()).await
+    }
+
+    /// Connect with an explicit [`Config`].
+    pub async fn connect_with(
+        transport: T,
+        ehlo_domain: &str,
+        config: Config,
+    ) -> Result<Self, SmtpError> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::CHECK;
+        crate::address::check_domain(ehlo_domain, InputField::EhloDomain, false)?;
+        let encrypted = transport.is_encrypted();
+        let mut client = SmtpClient {
+            transport,
+            session: Session::new(RX, encrypted),
+            config,
+            rx: [0; RX],
+            rx_len: 0,
+            tx: [0; TX],
+            tx_len: 0,
+        };
+        let greeting = client.read_reply().await?;
+        if greeting.code != ReplyCode::SERVICE_READY {
+            return Err(client.rejected(Stage::Greeting, &greeting));
+        }
+        client.hello(ehlo_domain).await?;
+        if !client.session.is_encrypted() && client.config.tls != TlsPolicy::Disabled {
+            client.starttls(ehlo_domain).await?;
+        }
+        Ok(client)
+    }
+
+    /// EHLO, with the HELO fallback when EHLO is refused and TLS is not needed.
+    async fn hello(&mut self, domain: &str) -> Result<(), SmtpError> {
+        let reply = self.command(Command::Ehlo(domain)).await?;
+        if reply.code == ReplyCode::OK {
+            return Ok(());
+        }
+        let needs_tls = !self.session.is_encrypted() && self.config.tls == TlsPolicy::Required;
+        if reply.code == ReplyCode::SERVICE_UNAVAILABLE || needs_tls {
+            self.session.close();
+            return Err(self.rejected(Stage::Ehlo, &reply));
+        }
+        let reply = self.command(Command::Helo(domain)).await?;
+        if reply.code != ReplyCode::OK {
+            self.session.close();
+            return Err(self.rejected(Stage::Helo, &reply));
+        }
+        Ok(())
+    }
+
+    /// STARTTLS, the upgrade and the second EHLO, following the policy.
+    async fn starttls(&mut self, domain: &str) -> Result<(), SmtpError> {
+        let required = self.config.tls == TlsPolicy::Required;
+        if !self.session.capabilities().has(Capability::StartTls) {
+            if required {
+                self.session.close();
+                return Err(TlsError::NotOffered.into());
+            }
+            return Ok(());
+        }
+        let reply = self.command(Command::StartTls).await?;
+        if reply.code != ReplyCode::SERVICE_READY {
+            if required || reply.code == ReplyCode::SERVICE_UNAVAILABLE {
+                self.session.close();
+                return Err(TlsError::Refused(reply.code.get()).into());
+            }
+            return Ok(());
+        }
+        // The session already refused bytes that came with the 220; drop the buffer all
+        // the same so nothing read before the handshake can be used after it.
+        self.rx_len = 0;
+        self.rx.fill(0);
+        if let Err(e) = self.transport.upgrade_to_tls().await {
+            self.session.close();
+            return Err(TlsError::Handshake(e.kind()).into());
+        }
+        if !self.transport.is_encrypted() {
+            self.session.close();
+            return Err(TlsError::NotEncrypted.into());
+        }
+        self.session.tls_established();
+        let reply = self.command(Command::Ehlo(domain)).await?;
+        if reply.code != ReplyCode::OK {
+            self.session.close();
+            return Err(self.rejected(Stage::Ehlo, &reply));
+        }
+        Ok(())
+    }
+
+    /// The capabilities from the last EHLO.
+    pub fn capabilities(&self) -> &Capabilities {
+        self.session.capabilities()
+    }
+
+    /// Whether the connection is encrypted (implicit TLS or after STARTTLS).
+    pub fn is_encrypted(&self) -> bool {
+        self.session.is_encrypted()
+    }
+
+    /// Whether the session is closed (after QUIT, a 421 or a fatal error).
+    pub fn is_closed(&self) -> bool {
+        self.session.is_closed()
+    }
+
+    /// The sans-I/O session, for inspection.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Authenticate with user name and password, choosing the strongest mechanism both
+    /// sides support (PLAIN, then LOGIN).
+    pub async fn login(&mut self, user: &str, password: &str) -> Result<(), SmtpError> {
+        let offered = self.session.capabilities().auth_mechanisms();
+        let mech = [Mechanism::Plain, Mechanism::Login]
+            .into_iter()
+            .find(|m| offered.contains(*m));
+        match mech {
+            Some(m) => self.login_with(m, user, password).await,
+            None if offered.is_empty() => self
+                .precheck_auth()
+                .and(Err(SmtpError::ExtensionUnavailable(Extension::Auth))),
+            None => self
+                .precheck_auth()
+                .and(Err(AuthError::NoCommonMechanism.into())),
+        }
+    }
+
+    /// Authenticate with XOAUTH2 (an OAuth 2.0 access token, as Gmail and Microsoft 365
+    /// expect).
+    pub async fn login_xoauth2(&mut self, user: &str, token: &str) -> Result<(), SmtpError> {
+        self.login_with(Mechanism::XOAuth2, user, token).await
+    }
+
+    fn precheck_auth(&self) -> Result<(), SmtpError> {
+        if self.session.is_closed() {
+            return Err(SmtpError::SessionUnusable);
+        }
+        if !self.session.is_encrypted() && !self.config.allow_plaintext_auth {
+            return Err(SmtpError::PlaintextAuth);
+        }
+        Ok(())
+    }
+
+    /// Authenticate with a chosen mechanism (PLAIN, LOGIN or XOAUTH2).
+    pub async fn login_with(
+        &mut self,
+        mech: Mechanism,
+        user: &str,
+        secret: &str,
+    ) -> Result<(), SmtpError> {
+        self.precheck_auth()?;
+        let creds = Credentials::new(user, secret);
+        auth::validate(mech, &creds)?;
+        if !matches!(
+            mech,
+            Mechanism::Plain | Mechanism::Login | Mechanism::XOAuth2
+        ) {
+            return Err(AuthError::NoCommonMechanism.into());
+        }
+        if !self.session.capabilities().auth_mechanisms().contains(mech) {
+            return Err(if self.session.capabilities().has(Capability::Auth) {
+                AuthError::NoCommonMechanism.into()
+            } else {
+                SmtpError::ExtensionUnavailable(Extension::Auth)
+            });
+        }
+        let result = self.auth_exchange(mech, &creds).await;
+        // No copy of an encoded secret stays in the transmit buffer.
+        self.tx.fill(0);
+        result
+    }
+
+    async fn auth_exchange(
+        &mut self,
+        mech: Mechanism,
+        creds: &Credentials<'_>,
+    ) -> Result<(), SmtpError> {
+        let mut reply = match mech {
+            Mechanism::Login => self.command(Command::Auth(mech)).await?,
+            Mechanism::XOAuth2 => {
+                self.secret_line(Some(mech), Base64Stream::xoauth2(creds))
+                    .await?
+            }
+            _ => {
+                self.secret_line(Some(mech), Base64Stream::plain(creds))
+                    .await?
+            }
+        };
+        let mut challenges = 0;
+        while reply.code == ReplyCode::AUTH_CHALLENGE {
+            challenges += 1;
+            let limit = match mech {
+                Mechanism::Login => 2,
+                Mechanism::XOAuth2 => 1,
+                _ => 0,
+            };
+            if challenges > limit.min(MAX_AUTH_CHALLENGES) {
+                self.session.close();
+                return Err(crate::error::ProtocolViolation::TooManyChallenges.into());
+            }
+            let response = match (mech, challenges) {
+                (Mechanism::Login, 1) => Base64Stream::single(creds.user.as_bytes()),
+                (Mechanism::Login, _) => Base64Stream::single(creds.secret.as_bytes()),
+                // XOAUTH2 error challenge: answer with an empty line, the server then
+                // sends the failure reply.
+                _ => Base64Stream::single(b""),
+            };
+            reply = self.secret_line(None, response).await?;
+        }
+        if reply.code == ReplyCode::AUTH_SUCCEEDED {
+            return Ok(());
+        }
+        Err(AuthError::Rejected(self.rejection(Stage::Auth, &reply)).into())
+    }
+
+    /// Write `AUTH MECH <base64>` (with `mech`) or a bare `<base64>` response line,
+    /// streaming the base64 through the transmit buffer, and read the reply.
+    async fn secret_line(
+        &mut self,
+        mech: Option<Mechanism>,
+        mut stream: Base64Stream<'_>,
+    ) -> Result<Reply, SmtpError> {
+        self.session.expect(Stage::Auth)?;
+        self.tx_len = 0;
+        if let Some(m) = mech {
+            self.stage(b"AUTH ").await?;
+            self.stage(m.name().as_bytes()).await?;
+            self.stage(b" ").await?;
+        }
+        loop {
+            if TX - self.tx_len < ENCODED_BLOCK {
+                self.flush().await?;
+            }
+            let n = stream.next_block(&mut self.tx[self.tx_len..]);
+            if n == 0 {
+                break;
+            }
+            self.tx_len += n;
+        }
+        self.stage(b"\r\n").await?;
+        self.flush().await?;
+        self.read_reply().await
+    }
+
+    /// Append bytes to the transmit buffer, flushing when full.
+    async fn stage(&mut self, bytes: &[u8]) -> Result<(), SmtpError> {
+        for chunk in bytes.chunks(TX) {
+            if TX - self.tx_len < chunk.len() {
+                self.flush().await?;
+            }
+            self.tx[self.tx_len..self.tx_len + chunk.len()].copy_from_slice(chunk);
+            self.tx_len += chunk.len();
+        }
+        Ok(())
+    }
+
+    /// Write the transmit buffer to the transport.
+    async fn flush(&mut self) -> Result<(), SmtpError> {
+        if self.tx_len == 0 {
+            return Ok(());
+        }
+        let n = core::mem::replace(&mut self.tx_len, 0);
+        let result = async {
+            self.transport.write_all(&self.tx[..n]).await.map_err(io)?;
+            self.transport.flush().await.map_err(io)
+        }
+        .await;
+        if result.is_err() {
+            self.session.close();
+        }
+        result
+    }
+
+    /// Encode one command, send it and read its reply.
+    async fn command(&mut self, cmd: Command<'_>) -> Result<Reply, SmtpError> {
+        self.queue(cmd).await?;
+        self.flush().await?;
+        self.read_reply().await
+    }
+
+    /// Encode one command into the transmit buffer (flushing first if it does not fit).
+    async fn queue(&mut self, cmd: Command<'_>) -> Result<(), SmtpError> {
+        match self.session.encode(cmd, &mut self.tx[self.tx_len..]) {
+            Ok(n) => {
+                self.tx_len += n;
+                Ok(())
+            }
+            Err(SmtpError::BufferTooSmall { .. }) if self.tx_len > 0 => {
+                self.flush().await?;
+                let n = self.session.encode(cmd, &mut self.tx)?;
+                self.tx_len = n;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Read until the session completes one reply.
+    async fn read_reply(&mut self) -> Result<Reply, SmtpError> {
+        loop {
+            match self.session.receive(&self.rx[..self.rx_len])? {
+                Received::Reply {
+                    consumed, reply, ..
+                } => {
+                    self.consume(consumed);
+                    #[cfg(feature = "defmt")]
+                    defmt::trace!("S: {=u16}", reply.code.get());
+                    return Ok(reply);
+                }
+                Received::NeedMore { consumed } => self.consume(consumed),
+            }
+            if self.rx_len == RX {
+                // Cannot happen: the parser caps lines at RX. Fail closed all the same.
+                self.session.close();
+                return Err(crate::error::MalformedReply::LineTooLong { limit: RX }.into());
+            }
+            match self.transport.read(&mut self.rx[self.rx_len..]).await {
+                Ok(0) => {
+                    self.session.close();
+                    return Err(SmtpError::ConnectionClosed);
+                }
+                Ok(n) => self.rx_len += n,
+                Err(e) => {
+                    self.session.close();
+                    return Err(io(e));
+                }
+            }
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.rx.copy_within(n..self.rx_len, 0);
+        self.rx_len -= n;
+    }
+
+    fn rejection(&self, stage: Stage, reply: &Reply) -> Rejection {
+        Rejection {
+            stage,
+            code: reply.code,
+            enhanced: reply.enhanced,
+        }
+    }
+
+    /// The error for a negative reply (positive codes that do not belong were already
+    /// refused by the session).
+    fn rejected(&self, stage: Stage, reply: &Reply) -> SmtpError {
+        SmtpError::Rejected(self.rejection(stage, reply))
+    }
+
+    /// Send NOOP and wait for 250.
+    pub async fn noop(&mut self) -> Result<Reply, SmtpError> {
+        self.simple(Command::Noop, Stage::Noop).await
+    }
+
+    /// Send RSET (abort any transaction) and wait for 250.
+    pub async fn rset(&mut self) -> Result<Reply, SmtpError> {
+        self.simple(Command::Rset, Stage::Rset).await
+    }
+
+    async fn simple(&mut self, cmd: Command<'_>, stage: Stage) -> Result<Reply, SmtpError> {
+        let reply = self.command(cmd).await?;
+        if reply.code.is_negative() {
+            return Err(self.rejected(stage, &reply));
+        }
+        Ok(reply)
+    }
+
+    /// Send QUIT, wait for the reply and hand the transport back (to close it). A session
+    /// that is already closed returns the transport without writing anything.
+    pub async fn quit(mut self) -> Result<T, SmtpError> {
+        if self.session.is_closed() {
+            return Ok(self.transport);
+        }
+        let reply = self.command(Command::Quit).await?;
+        if reply.code.is_negative() {
+            return Err(self.rejected(Stage::Quit, &reply));
+        }
+        Ok(self.transport)
+    }
+
+    /// Give up the session without QUIT and return the transport.
+    pub fn into_inner(self) -> T {
+        self.transport
+    }
+
+    /// Send a message given as text (a complete RFC 5322 message: headers, blank line,
+    /// body). Line endings may be LF or CRLF; they are sent as CRLF, with dot-stuffing.
+    pub async fn send_mail(
+        &mut self,
+        from: &str,
+        to: &[&str],
+        message: &str,
+    ) -> Result<SendOutcome, SmtpError> {
+        self.send_mail_bytes(from, to, message.as_bytes()).await
+    }
+
+    /// Send a message given as bytes (8-bit content is passed through unchanged).
+    pub async fn send_mail_bytes(
+        &mut self,
+        from: &str,
+        to: &[&str],
+        message: &[u8],
+    ) -> Result<SendOutcome, SmtpError> {
+        let mut source = message;
+        self.send_mail_from_reader(from, to, &mut source).await
+    }
+
+    /// Send a message read from `reader` in chunks, so that a device can send a message
+    /// larger than its RAM. If the reader fails, the connection is abandoned before the
+    /// end-of-data line, so the server discards the partial message, and the error is
+    /// [`SmtpError::BodySource`].
+    pub async fn send_mail_from_reader<R: Read>(
+        &mut self,
+        from: &str,
+        to: &[&str],
+        reader: &mut R,
+    ) -> Result<SendOutcome, SmtpError> {
+        let smtputf8 = self.check_envelope(from, to)?;
+        match self.transaction(from, to, smtputf8, reader).await {
+            Ok(outcome) => Ok(outcome),
+            Err((e, reset)) => {
+                if reset && !self.session.is_closed() {
+                    // Leave the connection ready for the next message; the original
+                    // error is what the caller needs to see.
+                    let _ = self.rset().await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Validate the whole envelope before anything is written. Returns whether SMTPUTF8
+    /// is needed.
+    fn check_envelope(&self, from: &str, to: &[&str]) -> Result<bool, SmtpError> {
+        if self.session.is_closed() {
+            return Err(SmtpError::SessionUnusable);
+        }
+        if to.is_empty() {
+            return Err(SmtpError::invalid(
+                InputField::Recipients,
+                InvalidReason::Empty,
+            ));
+        }
+        if to.len() > MAX_RECIPIENTS {
+            return Err(SmtpError::invalid(
+                InputField::Recipients,
+                InvalidReason::TooMany(MAX_RECIPIENTS),
+            ));
+        }
+        let mut utf8 = crate::address::check_mailbox(from, InputField::From, true)?.needs_smtputf8;
+        for (i, rcpt) in to.iter().enumerate() {
+            utf8 |= crate::address::check_mailbox(rcpt, InputField::To(i), false)?.needs_smtputf8;
+        }
+        if utf8 && !self.session.capabilities().has(Capability::SmtpUtf8) {
+            // Report the first field that needs it.
+            let field = if !from.is_ascii() {
+                InputField::From
+            } else {
+                InputField::To(to.iter().position(|t| !t.is_ascii()).unwrap_or(0))
+            };
+            return Err(SmtpError::invalid(field, InvalidReason::NonAscii));
+        }
+        Ok(utf8)
+    }
+
+    /// One mail transaction. On error, the flag says whether RSET should follow.
+    async fn transaction<R: Read>(
+        &mut self,
+        from: &str,
+        to: &[&str],
+        smtputf8: bool,
+        reader: &mut R,
+    ) -> Result<SendOutcome, (SmtpError, bool)> {
+        let fatal = |e| (e, false);
+        if self.session.phase() != Phase::Ready {
+            return Err((SmtpError::SessionUnusable, false));
+        }
+        let reply = self
+            .command(Command::MailFrom { from, smtputf8 })
+            .await
+            .map_err(fatal)?;
+        if reply.code.is_negative() {
+            return Err((self.rejected(Stage::MailFrom, &reply), true));
+        }
+        let mut rejected: u128 = 0;
+        let mut first_rejection = None;
+        for (i, rcpt) in to.iter().enumerate() {
+            let reply = self.command(Command::RcptTo(rcpt)).await.map_err(fatal)?;
+            if reply.code.is_negative() {
+                let r = self.rejection(Stage::RcptTo, &reply);
+                if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
+                    return Err(fatal(SmtpError::Rejected(r)));
+                }
+                rejected |= 1 << i;
+                first_rejection.get_or_insert(r);
+            }
+        }
+        let rejected_count = rejected.count_ones() as usize;
+        if let Some(first) = first_rejection {
+            if rejected_count == to.len() || self.config.require_all_recipients {
+                return Err((
+                    SmtpError::RecipientsRejected {
+                        rejected: rejected_count,
+                        total: to.len(),
+                        first,
+                    },
+                    true,
+                ));
+            }
+        }
+        let reply = self.command(Command::Data).await.map_err(fatal)?;
+        if reply.code.is_negative() {
+            return Err((self.rejected(Stage::Data, &reply), true));
+        }
+        self.body(reader).await.map_err(fatal)?;
+        let reply = self.read_reply().await.map_err(fatal)?;
+        if reply.code.is_negative() {
+            // The transaction is over either way (RFC 5321 section 4.1.1.4).
+            return Err(fatal(self.rejected(Stage::DataEnd, &reply)));
+        }
+        Ok(SendOutcome {
+            reply,
+            recipients: to.len(),
+            rejected,
+            first_rejection,
+        })
+    }
+
+    /// Stream the body through the DATA encoder, then the end-of-data line. The receive
+    /// buffer (idle while the body is sent) stages the reader's chunks.
+    async fn body<R: Read>(&mut self, reader: &mut R) -> Result<(), SmtpError> {
+        self.session.expect(Stage::DataEnd)?;
+        let mut enc = DataEncoder::new();
+        self.tx_len = 0;
+        let chunk = RX.min(TX);
+        loop {
+            let n = match reader.read(&mut self.rx[..chunk]).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    // Abandon the connection: without the end-of-data line the server
+                    // discards what it received.
+                    self.session.close();
+                    return Err(SmtpError::BodySource(e.kind()));
+                }
+            };
+            let mut input = &self.rx[..n];
+            while !input.is_empty() {
+                if TX - self.tx_len < 2 {
+                    let len = core::mem::replace(&mut self.tx_len, 0);
+                    write_out(&mut self.transport, &self.tx[..len], &mut self.session).await?;
+                }
+                let (used, written) = enc.encode(input, &mut self.tx[self.tx_len..]);
+                self.tx_len += written;
+                input = &input[used..];
+            }
+        }
+        if TX - self.tx_len < FINISH_MAX {
+            self.flush().await?;
+        }
+        let n = enc.finish(&mut self.tx[self.tx_len..]).unwrap_or(0);
+        self.tx_len += n;
+        self.rx_len = 0;
+        self.flush().await
+    }
+}
+
+/// Write a full buffer; used where `self` is split between the buffer and the transport.
+async fn write_out<T: Transport>(
+    transport: &mut T,
+    bytes: &[u8],
+    session: &mut Session,
+) -> Result<(), SmtpError> {
+    if let Err(e) = transport.write_all(bytes).await {
+        session.close();
+        return Err(io(e));
+    }
+    Ok(())
+}

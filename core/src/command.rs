@@ -1,0 +1,215 @@
+//! SMTP commands (RFC 5321 section 4.1) and their encoding into a caller buffer.
+//!
+//! Arguments are validated by [`crate::address`] before a command is built; encoding then
+//! runs one final check on the whole line: the only CR and the only LF are the
+//! terminating CRLF, and no other control byte is present. A line that fails the check is
+//! never returned (the error is [`SmtpError::InvalidInput`]).
+//!
+//! AUTH lines that carry credentials are not built here: [`crate::auth`] streams them so
+//! that secrets of any length pass through a fixed buffer.
+
+use crate::capabilities::Mechanism;
+use crate::error::{InputField, InvalidReason, SmtpError};
+
+/// One SMTP command without secret content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command<'a> {
+    /// `EHLO domain`.
+    Ehlo(&'a str),
+    /// `HELO domain`.
+    Helo(&'a str),
+    /// `STARTTLS`.
+    StartTls,
+    /// `AUTH mechanism` with no initial response.
+    Auth(Mechanism),
+    /// `MAIL FROM:<path>`, with ` SMTPUTF8` when the envelope needs it.
+    MailFrom {
+        /// The reverse-path without brackets (empty for `<>`).
+        from: &'a str,
+        /// Append the SMTPUTF8 parameter (RFC 6531).
+        smtputf8: bool,
+    },
+    /// `RCPT TO:<path>`.
+    RcptTo(&'a str),
+    /// `DATA`.
+    Data,
+    /// `RSET`.
+    Rset,
+    /// `NOOP`.
+    Noop,
+    /// `QUIT`.
+    Quit,
+}
+
+/// Writes into a fixed slice; keeps counting past the end so that the error can say how
+/// much room was needed.
+pub(crate) struct LineWriter<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> LineWriter<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        LineWriter { buf, pos: 0 }
+    }
+
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
+        let end = self.pos + bytes.len();
+        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.pos = end;
+    }
+
+    pub(crate) fn finish(self) -> Result<usize, SmtpError> {
+        if self.pos > self.buf.len() {
+            Err(SmtpError::BufferTooSmall { needed: self.pos })
+        } else {
+            Ok(self.pos)
+        }
+    }
+}
+
+impl Command<'_> {
+    /// Encode the command line, CRLF included, at the start of `out`. Returns its length.
+    ///
+    /// ```
+    /// use wasm_smtp_core::command::Command;
+    /// let mut buf = [0xa5u8; 64];
+    /// let n = Command::RcptTo("bob@example.com").encode(&mut buf).unwrap();
+    /// assert_eq!(&buf[..n], b"RCPT TO:<bob@example.com>\r\n");
+    /// ```
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, SmtpError> {
+        let mut w = LineWriter::new(out);
+        let field = match self {
+            Command::Ehlo(domain) => {
+                w.put(b"EHLO ");
+                w.put(domain.as_bytes());
+                InputField::EhloDomain
+            }
+            Command::Helo(domain) => {
+                w.put(b"HELO ");
+                w.put(domain.as_bytes());
+                InputField::EhloDomain
+            }
+            Command::StartTls => {
+                w.put(b"STARTTLS");
+                InputField::EhloDomain
+            }
+            Command::Auth(m) => {
+                w.put(b"AUTH ");
+                w.put(m.name().as_bytes());
+                InputField::Username
+            }
+            Command::MailFrom { from, smtputf8 } => {
+                w.put(b"MAIL FROM:<");
+                w.put(from.as_bytes());
+                w.put(b">");
+                if *smtputf8 {
+                    w.put(b" SMTPUTF8");
+                }
+                InputField::From
+            }
+            Command::RcptTo(to) => {
+                w.put(b"RCPT TO:<");
+                w.put(to.as_bytes());
+                w.put(b">");
+                InputField::To(0)
+            }
+            Command::Data => {
+                w.put(b"DATA");
+                InputField::Body
+            }
+            Command::Rset => {
+                w.put(b"RSET");
+                InputField::Body
+            }
+            Command::Noop => {
+                w.put(b"NOOP");
+                InputField::Body
+            }
+            Command::Quit => {
+                w.put(b"QUIT");
+                InputField::Body
+            }
+        };
+        w.put(b"\r\n");
+        let n = w.finish()?;
+        check_line(&out[..n], field)?;
+        Ok(n)
+    }
+}
+
+/// The final check on an encoded command line: it ends in CRLF, and contains no other
+/// CR, LF, NUL or control byte (tabs and DEL included).
+pub fn check_line(line: &[u8], field: InputField) -> Result<(), SmtpError> {
+    let Some(body) = line.strip_suffix(b"\r\n") else {
+        return Err(SmtpError::invalid(field, InvalidReason::ControlCharacter));
+    };
+    if body.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return Err(SmtpError::invalid(field, InvalidReason::ControlCharacter));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(c: Command<'_>) -> std::vec::Vec<u8> {
+        let mut buf = [0xa5u8; 600];
+        let n = c.encode(&mut buf).unwrap();
+        buf[..n].to_vec()
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(enc(Command::Ehlo("c.example")), b"EHLO c.example\r\n");
+        assert_eq!(enc(Command::Helo("c.example")), b"HELO c.example\r\n");
+        assert_eq!(enc(Command::StartTls), b"STARTTLS\r\n");
+        assert_eq!(enc(Command::Auth(Mechanism::Login)), b"AUTH LOGIN\r\n");
+        assert_eq!(
+            enc(Command::MailFrom {
+                from: "",
+                smtputf8: false
+            }),
+            b"MAIL FROM:<>\r\n"
+        );
+        assert_eq!(
+            enc(Command::MailFrom {
+                from: "a@b",
+                smtputf8: true
+            }),
+            b"MAIL FROM:<a@b> SMTPUTF8\r\n"
+        );
+        assert_eq!(enc(Command::RcptTo("a@b")), b"RCPT TO:<a@b>\r\n");
+        assert_eq!(enc(Command::Data), b"DATA\r\n");
+        assert_eq!(enc(Command::Rset), b"RSET\r\n");
+        assert_eq!(enc(Command::Noop), b"NOOP\r\n");
+        assert_eq!(enc(Command::Quit), b"QUIT\r\n");
+    }
+
+    #[test]
+    fn buffer_too_small_says_how_much() {
+        let mut buf = [0u8; 10];
+        assert_eq!(
+            Command::RcptTo("bob@example.com").encode(&mut buf),
+            Err(SmtpError::BufferTooSmall { needed: 27 })
+        );
+    }
+
+    #[test]
+    fn final_check_catches_unvalidated_injection() {
+        let mut buf = [0u8; 100];
+        for bad in ["a@b\r\nDATA", "a@b\n", "a\r@b", "a\t@b", "a\0"] {
+            assert!(matches!(
+                Command::RcptTo(bad).encode(&mut buf),
+                Err(SmtpError::InvalidInput {
+                    reason: InvalidReason::ControlCharacter,
+                    ..
+                })
+            ));
+        }
+    }
+}

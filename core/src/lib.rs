@@ -1,0 +1,27 @@
+#![no_std]
+#![forbid(unsafe_code)]
+#![doc = include_str!("../README.md")]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod address;
+pub mod auth;
+pub mod capabilities;
+pub mod client;
+pub mod command;
+pub mod data;
+pub mod error;
+pub mod reply;
+pub mod session;
+pub mod transport;
+
+pub use capabilities::{Capabilities, Capability, Mechanism};
+pub use client::{Config, SendOutcome, SmtpClient, TlsPolicy};
+pub use error::{Rejection, SmtpError, Stage};
+pub use reply::{EnhancedStatus, Reply, ReplyCode};
+pub use transport::Transport;
+
+/// The I/O traits a transport implements, re-exported so that adapters and users need no
+/// direct dependency on `embedded-io-async`.
+pub use embedded_io_async as io;

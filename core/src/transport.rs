@@ -1,0 +1,44 @@
+//! The transport contract: what the client needs from a connection.
+//!
+//! A transport is a bidirectional byte stream ([`embedded_io_async::Read`] and
+//! [`embedded_io_async::Write`]) plus two TLS facts: whether the stream is already
+//! encrypted, and how to upgrade it in place after `STARTTLS`. TLS itself is always the
+//! transport's job (the Workers runtime, rustls, embedded-tls).
+//!
+//! Embassy's `TcpSocket` and embedded-tls's `TlsConnection` already implement the two I/O
+//! traits; an embedded user only writes the two methods of [`Transport`] on a small
+//! wrapper.
+
+use embedded_io_async::{Read, Write};
+
+/// A connection the SMTP client can speak over.
+///
+/// # Contract
+/// - [`Read::read`] returns `Ok(0)` only at end of stream.
+/// - [`is_encrypted`](Transport::is_encrypted) is `true` for an implicit-TLS connection
+///   (port 465) from the start, and after a successful
+///   [`upgrade_to_tls`](Transport::upgrade_to_tls).
+/// - [`upgrade_to_tls`](Transport::upgrade_to_tls) runs the TLS handshake over the same
+///   connection and from then on reads and writes go through TLS. It must not keep any
+///   plaintext bytes it read before the upgrade: the client discards its own buffer too.
+///   A transport that cannot do TLS returns an error (the client then fails, it never
+///   continues in plaintext when TLS was required).
+#[allow(async_fn_in_trait)]
+pub trait Transport: Read + Write {
+    /// Whether the stream is encrypted right now.
+    fn is_encrypted(&self) -> bool;
+
+    /// Upgrade the plaintext stream to TLS in place (called after the server's 220 reply
+    /// to `STARTTLS`).
+    async fn upgrade_to_tls(&mut self) -> Result<(), Self::Error>;
+}
+
+impl<T: Transport + ?Sized> Transport for &mut T {
+    fn is_encrypted(&self) -> bool {
+        T::is_encrypted(self)
+    }
+
+    async fn upgrade_to_tls(&mut self) -> Result<(), Self::Error> {
+        T::upgrade_to_tls(self).await
+    }
+}
