@@ -157,7 +157,7 @@ impl SendOutcome {
 /// # use wasm_smtp_core::SmtpClient;
 /// # use wasm_smtp_mock::{block_on, MockTransport};
 /// # let (transport, handle) = MockTransport::builder()
-/// #     .encrypted()
+/// #     .implicit_tls()
 /// #     .greeting()
 /// #     .ehlo("client.example.com", &["AUTH PLAIN LOGIN"])
 /// #     .write(b"AUTH PLAIN AGFsaWNlAGh1bnRlcjI=\r\n").read(b"235 2.7.0 ok\r\n")
@@ -200,6 +200,24 @@ fn io<E: embedded_io_async::Error>(e: E) -> SmtpError {
     SmtpError::Io(e.kind())
 }
 
+impl<T: Transport> SmtpClient<T> {
+    /// Connect with the default [`Config`] and default buffer sizes: read the greeting,
+    /// say EHLO, and on a plaintext transport upgrade with STARTTLS (required) and say
+    /// EHLO again.
+    pub async fn connect(transport: T, ehlo_domain: &str) -> Result<Self, SmtpError> {
+        Self::connect_sized(transport, ehlo_domain, Config::new()).await
+    }
+
+    /// Connect with an explicit [`Config`] and default buffer sizes.
+    pub async fn connect_with(
+        transport: T,
+        ehlo_domain: &str,
+        config: Config,
+    ) -> Result<Self, SmtpError> {
+        Self::connect_sized(transport, ehlo_domain, config).await
+    }
+}
+
 impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     const CHECK: () = {
         assert!(
@@ -209,14 +227,9 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         assert!(TX >= 64, "TX must be at least 64 bytes");
     };
 
-    /// Connect with the default [`Config`]: read the greeting, say EHLO, and on a
-    /// plaintext transport upgrade with STARTTLS (required) and say EHLO again.
-    pub async fn connect(transport: T, ehlo_domain: &str) -> Result<Self, SmtpError> {
-        Self::connect_with(transport, ehlo_domain, Config::new()).await
-    }
-
-    /// Connect with an explicit [`Config`].
-    pub async fn connect_with(
+    /// Connect with an explicit [`Config`] and buffer sizes chosen by the caller:
+    /// `SmtpClient::<_, 2048, 4096>::connect_sized(transport, domain, config)`.
+    pub async fn connect_sized(
         transport: T,
         ehlo_domain: &str,
         config: Config,
