@@ -1,6 +1,8 @@
 //! Hostile servers and hostile arguments. Each test scripts exactly what the client may
 //! write: `assert_done` fails if the client writes anything after the failure.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 use common::*;
 use wasm_smtp_core::io::ErrorKind;

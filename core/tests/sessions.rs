@@ -1,5 +1,7 @@
 //! Complete sessions through the scripted mock: every byte the client writes is checked.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 use common::*;
 use wasm_smtp_core::{Capability, Mechanism};
