@@ -31,7 +31,12 @@ fn main() {
         .starttls()
         .ehlo(
             EHLO,
-            &["PIPELINING", "AUTH PLAIN LOGIN", "SIZE 35882577", "8BITMIME"],
+            &[
+                "PIPELINING",
+                "AUTH PLAIN LOGIN",
+                "SIZE 35882577",
+                "8BITMIME",
+            ],
         )
         .auth_plain("alice", "correct horse battery staple")
         .mail_from(FROM)

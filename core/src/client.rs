@@ -53,8 +53,10 @@ pub enum TlsPolicy {
     /// Upgrade when offered, continue in plaintext otherwise. An active attacker can
     /// remove the offer: use only where plaintext delivery is acceptable.
     Opportunistic,
-    /// Never upgrade (a local relay on loopback, for example). Also allows the HELO
-    /// fallback when EHLO is refused.
+    /// Never upgrade (a local relay on loopback, for example).
+    ///
+    /// The HELO fallback (when EHLO is refused) is used under every policy except
+    /// `Required` on a plaintext connection; a HELO session has no AUTH.
     Disabled,
 }
 
@@ -680,6 +682,14 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         for (i, rcpt) in to.iter().enumerate() {
             utf8 |= crate::address::check_mailbox(rcpt, InputField::To(i), false)?.needs_smtputf8;
         }
+        // Every command line of the transaction must fit the transmit buffer, or the
+        // transaction would stop half-way.
+        let mail_len = "MAIL FROM:<>\r\n".len() + from.len() + if utf8 { 9 } else { 0 };
+        let rcpt_len = "RCPT TO:<>\r\n".len() + to.iter().map(|t| t.len()).max().unwrap_or(0);
+        let needed = mail_len.max(rcpt_len);
+        if needed > TX {
+            return Err(SmtpError::BufferTooSmall { needed });
+        }
         if utf8 && !self.session.capabilities().has(Capability::SmtpUtf8) {
             // Report the first field that needs it.
             let field = if !from.is_ascii() {
@@ -700,7 +710,9 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         smtputf8: bool,
         reader: &mut R,
     ) -> Result<SendOutcome, (SmtpError, bool)> {
-        let fatal = |e| (e, false);
+        // RSET follows every failure that leaves the session open, except a verdict on
+        // the end of data, which ends the transaction by itself.
+        let fatal = |e| (e, true);
         if self.session.phase() != Phase::Ready {
             return Err((SmtpError::SessionUnusable, false));
         }
@@ -745,7 +757,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         let reply = self.read_reply().await.map_err(fatal)?;
         if reply.code.is_negative() {
             // The transaction is over either way (RFC 5321 section 4.1.1.4).
-            return Err(fatal(self.rejected(Stage::DataEnd, &reply)));
+            return Err((self.rejected(Stage::DataEnd, &reply), false));
         }
         Ok(SendOutcome {
             reply,

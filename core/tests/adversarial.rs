@@ -796,3 +796,15 @@ fn error_texts_are_clear() {
         "invalid recipient address #3: contains a control character"
     );
 }
+
+#[test]
+fn envelope_too_long_for_the_buffer_is_refused_before_mail_from() {
+    let (t, h) = tls(&[]).build();
+    let mut c = block_on(SmtpClient::<_, 512, 64>::connect_sized(t, D, Config::new())).unwrap();
+    let long = format!("{}@example.com", "x".repeat(60));
+    assert_eq!(
+        block_on(c.send_mail(FROM, &[TO, &long], MSG)),
+        Err(SmtpError::BufferTooSmall { needed: 84 })
+    );
+    h.assert_done();
+}
