@@ -452,6 +452,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         mut stream: Base64Stream<'_>,
     ) -> Result<Reply, SmtpError> {
         self.session.expect(Stage::Auth)?;
+        #[cfg(feature = "defmt")]
+        defmt::debug!("C: AUTH <redacted>");
         self.tx_len = 0;
         if let Some(m) = mech {
             self.stage(b"AUTH ").await?;
@@ -511,6 +513,9 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 
     /// Encode one command into the transmit buffer (flushing first if it does not fit).
     async fn queue(&mut self, cmd: Command<'_>) -> Result<(), SmtpError> {
+        // Only the command's name is logged: arguments may be personal data.
+        #[cfg(feature = "defmt")]
+        defmt::debug!("C: {}", crate::session::stage_of(&cmd));
         match self.session.encode(cmd, &mut self.tx[self.tx_len..]) {
             Ok(n) => {
                 self.tx_len += n;
@@ -535,7 +540,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 } => {
                     self.consume(consumed);
                     #[cfg(feature = "defmt")]
-                    defmt::trace!("S: {=u16}", reply.code.get());
+                    defmt::debug!("S: {=u16}", reply.code.get());
                     return Ok(reply);
                 }
                 Received::NeedMore { consumed } => self.consume(consumed),

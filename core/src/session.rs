@@ -177,18 +177,7 @@ impl Session {
     /// Encode `cmd` into `out` and queue the reply it expects. Returns the length.
     /// Nothing is queued when encoding fails.
     pub fn encode(&mut self, cmd: Command<'_>, out: &mut [u8]) -> Result<usize, SmtpError> {
-        let stage = match cmd {
-            Command::Ehlo(_) => Stage::Ehlo,
-            Command::Helo(_) => Stage::Helo,
-            Command::StartTls => Stage::StartTls,
-            Command::Auth(_) => Stage::Auth,
-            Command::MailFrom { .. } => Stage::MailFrom,
-            Command::RcptTo(_) => Stage::RcptTo,
-            Command::Data => Stage::Data,
-            Command::Rset => Stage::Rset,
-            Command::Noop => Stage::Noop,
-            Command::Quit => Stage::Quit,
-        };
+        let stage = stage_of(&cmd);
         if self.pending.is_full() {
             return Err(SmtpError::BufferTooSmall {
                 needed: MAX_PENDING + 1,
@@ -339,6 +328,22 @@ impl Session {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// The stage whose reply a command expects.
+pub(crate) fn stage_of(cmd: &Command<'_>) -> Stage {
+    match cmd {
+        Command::Ehlo(_) => Stage::Ehlo,
+        Command::Helo(_) => Stage::Helo,
+        Command::StartTls => Stage::StartTls,
+        Command::Auth(_) => Stage::Auth,
+        Command::MailFrom { .. } => Stage::MailFrom,
+        Command::RcptTo(_) => Stage::RcptTo,
+        Command::Data => Stage::Data,
+        Command::Rset => Stage::Rset,
+        Command::Noop => Stage::Noop,
+        Command::Quit => Stage::Quit,
     }
 }
 
