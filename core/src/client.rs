@@ -8,7 +8,8 @@
 //! 3. Any number of [`SmtpClient::send_mail`] / [`SmtpClient::send_mail_bytes`] /
 //!    [`SmtpClient::send_mail_from_reader`], with [`SmtpClient::noop`] and
 //!    [`SmtpClient::rset`] as needed.
-//! 4. [`SmtpClient::quit`], which hands the transport back.
+//! 4. [`SmtpClient::quit`], then drop the client or take the transport back with
+//!    [`SmtpClient::into_inner`].
 //!
 //! # Failure and cancellation
 //! After a fatal error (transport failure, malformed or out-of-place reply, TLS failure,
@@ -601,20 +602,28 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         Ok(reply)
     }
 
-    /// Send QUIT, wait for the reply and hand the transport back (to close it). A session
-    /// that is already closed returns the transport without writing anything.
-    pub async fn quit(mut self) -> Result<T, SmtpError> {
+    /// Send QUIT and wait for the reply; the session is closed afterwards. A session that
+    /// is already closed returns `Ok(())` without writing anything. Drop the client (or
+    /// take the transport back with [`into_inner`](Self::into_inner)) to close the
+    /// connection.
+    ///
+    /// This takes `&mut self` rather than `self` on purpose: an `async fn` that takes the
+    /// client by value keeps two copies of it (buffers included) in its future.
+    pub async fn quit(&mut self) -> Result<(), SmtpError> {
         if self.session.is_closed() {
-            return Ok(self.transport);
+            return Ok(());
         }
         let reply = self.command(Command::Quit).await?;
+        // Whatever the reply, the session is over.
+        self.session.close();
         if reply.code.is_negative() {
             return Err(self.rejected(Stage::Quit, &reply));
         }
-        Ok(self.transport)
+        Ok(())
     }
 
-    /// Give up the session without QUIT and return the transport.
+    /// Return the transport (after [`quit`](Self::quit), or to abandon the session
+    /// without QUIT).
     pub fn into_inner(self) -> T {
         self.transport
     }

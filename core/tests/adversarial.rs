@@ -138,7 +138,7 @@ fn second_starttls_offer_after_tls_is_ignored() {
         .ehlo(D, &["STARTTLS", "AUTH PLAIN"])
         .quit()
         .build();
-    let c = connect(t).unwrap();
+    let mut c = connect(t).unwrap();
     block_on(c.quit()).unwrap();
     h.assert_done();
 }

@@ -188,7 +188,7 @@ fn replies_cut_at_every_byte() {
             .read(&ehlo_reply[cut..])
             .quit()
             .build();
-        let c = connect(t).unwrap_or_else(|e| panic!("cut {cut}: {e:?}"));
+        let mut c = connect(t).unwrap_or_else(|e| panic!("cut {cut}: {e:?}"));
         assert_eq!(c.capabilities().size_limit(), Some(5000), "cut {cut}");
         block_on(c.quit()).unwrap();
         h.assert_done();
@@ -305,8 +305,12 @@ fn rset_and_noop() {
 #[test]
 fn quit_hands_the_transport_back_and_closed_session_writes_nothing() {
     let (t, h) = tls(&[]).quit().build();
-    let c = connect(t).unwrap();
-    let transport = block_on(c.quit()).unwrap();
+    let mut c = connect(t).unwrap();
+    block_on(c.quit()).unwrap();
+    assert!(c.is_closed());
+    // A second QUIT writes nothing.
+    block_on(c.quit()).unwrap();
+    let transport = c.into_inner();
     assert!(wasm_smtp_core::Transport::is_encrypted(&transport));
     h.assert_done();
 }

@@ -215,10 +215,14 @@ pub async fn session_with(script: &'static [Step]) -> u32 {
     if !outcome.all_accepted() || outcome.reply.code.get() != 250 {
         return 0xE200_0000;
     }
-    match client.quit().await {
-        Ok(t) if t.done() => STATUS_OK,
-        Ok(t) => failed(&t),
-        Err(_) => 0xE300_0000,
+    if client.quit().await.is_err() {
+        return 0xE300_0000;
+    }
+    let t = client.into_inner();
+    if t.done() {
+        STATUS_OK
+    } else {
+        failed(&t)
     }
 }
 
