@@ -180,13 +180,16 @@ impl Capabilities {
     ///
     /// ```
     /// use wasm_smtp_core::capabilities::{Capabilities, Capability, Mechanism};
+    /// # fn main() -> Result<(), wasm_smtp_core::error::MalformedReply> {
     /// let mut caps = Capabilities::new();
-    /// caps.fold_line(b"size 35882577").unwrap();
-    /// caps.fold_line(b"Auth PLAIN login XOAUTH2").unwrap();
-    /// caps.fold_line(b"STARTTLS").unwrap();
+    /// caps.fold_line(b"size 35882577")?;
+    /// caps.fold_line(b"Auth PLAIN login XOAUTH2")?;
+    /// caps.fold_line(b"STARTTLS")?;
     /// assert_eq!(caps.size_limit(), Some(35882577));
     /// assert!(caps.auth_mechanisms().contains(Mechanism::Login));
     /// assert!(caps.has(Capability::StartTls));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn fold_line(&mut self, line: &[u8]) -> Result<(), MalformedReply> {
         let line = trim(line);

@@ -168,7 +168,7 @@ impl SendOutcome {
 /// #     .write(b"Subject: hi\r\n\r\nHello\r\n.\r\n").read(b"250 2.0.0 queued as 1\r\n")
 /// #     .quit()
 /// #     .build();
-/// # block_on(async {
+/// # let result = block_on(async {
 /// let mut client = SmtpClient::connect(transport, "client.example.com").await?;
 /// client.login("alice", "hunter2").await?;
 /// let outcome = client
@@ -177,7 +177,8 @@ impl SendOutcome {
 /// assert!(outcome.all_accepted());
 /// client.quit().await?;
 /// # Ok::<(), wasm_smtp_core::SmtpError>(())
-/// # }).unwrap();
+/// # });
+/// # assert!(result.is_ok());
 /// # handle.assert_done();
 /// ```
 pub struct SmtpClient<T: Transport, const RX: usize = DEFAULT_RX, const TX: usize = DEFAULT_TX> {
@@ -452,7 +453,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         mech: Option<Mechanism>,
         mut stream: Base64Stream<'_>,
     ) -> Result<Reply, SmtpError> {
-        self.session.expect(Stage::Auth)?;
+        self.session.queue_expected(Stage::Auth)?;
         #[cfg(feature = "defmt")]
         defmt::debug!("C: AUTH <redacted>");
         self.tx_len = 0;
@@ -784,7 +785,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// Stream the body through the DATA encoder, then the end-of-data line. The receive
     /// buffer (idle while the body is sent) stages the reader's chunks.
     async fn body<R: Read>(&mut self, reader: &mut R) -> Result<(), SmtpError> {
-        self.session.expect(Stage::DataEnd)?;
+        self.session.queue_expected(Stage::DataEnd)?;
         let mut enc = DataEncoder::new();
         self.tx_len = 0;
         let chunk = RX.min(TX);

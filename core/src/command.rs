@@ -76,9 +76,12 @@ impl Command<'_> {
     ///
     /// ```
     /// use wasm_smtp_core::command::Command;
+    /// # fn main() -> Result<(), wasm_smtp_core::SmtpError> {
     /// let mut buf = [0xa5u8; 64];
-    /// let n = Command::RcptTo("bob@example.com").encode(&mut buf).unwrap();
+    /// let n = Command::RcptTo("bob@example.com").encode(&mut buf)?;
     /// assert_eq!(&buf[..n], b"RCPT TO:<bob@example.com>\r\n");
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, SmtpError> {
         let mut w = LineWriter::new(out);

@@ -25,7 +25,7 @@ pub const FINISH_MAX: usize = 5;
 /// let mut out = [0xa5u8; 64];
 /// let (used, n) = enc.encode(b"Subject: hi\n\n.hidden\r", &mut out);
 /// assert_eq!(used, 21);
-/// let m = enc.finish(&mut out[n..]).unwrap();
+/// let m = enc.finish(&mut out[n..]).unwrap_or(0);
 /// assert_eq!(&out[..n + m], b"Subject: hi\r\n\r\n..hidden\r\n.\r\n");
 /// ```
 #[derive(Debug, Clone, Default)]

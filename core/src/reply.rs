@@ -293,11 +293,14 @@ fn enhanced_status(input: &[u8]) -> IResult<&[u8], EnhancedStatus> {
 ///
 /// ```
 /// use wasm_smtp_core::reply::parse_line;
-/// let line = parse_line(b"550-5.1.1 No such user").unwrap();
+/// # fn main() -> Result<(), wasm_smtp_core::error::MalformedReply> {
+/// let line = parse_line(b"550-5.1.1 No such user")?;
 /// assert_eq!(line.code.get(), 550);
 /// assert!(!line.last);
-/// assert_eq!(line.enhanced.unwrap().to_string(), "5.1.1");
+/// assert_eq!(line.enhanced.map(|e| e.to_string()).as_deref(), Some("5.1.1"));
 /// assert_eq!(line.text, b"No such user");
+/// # Ok(())
+/// # }
 /// ```
 pub fn parse_line(line: &[u8]) -> Result<ReplyLine<'_>, MalformedReply> {
     let (text, (digits, sep)) = code_and_separator(line).map_err(|_| MalformedReply::BadCode)?;

@@ -158,7 +158,7 @@ impl Session {
     }
 
     /// Check that `stage` may be sent now and queue its reply.
-    pub fn expect(&mut self, stage: Stage) -> Result<(), SmtpError> {
+    pub fn queue_expected(&mut self, stage: Stage) -> Result<(), SmtpError> {
         let allowed = match self.phase {
             Phase::Closed | Phase::ExpectGreeting | Phase::AwaitingUpgrade => false,
             Phase::ExpectHello => matches!(stage, Stage::Ehlo | Stage::Helo | Stage::Quit),
@@ -184,7 +184,7 @@ impl Session {
             });
         }
         // Check the phase before encoding so that a refused command leaves `out` alone.
-        self.expect(stage)?;
+        self.queue_expected(stage)?;
         match cmd.encode(out) {
             Ok(n) => Ok(n),
             Err(e) => {
