@@ -292,8 +292,12 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             return Ok(());
         }
         let reply = self.command(Command::StartTls).await?;
+        if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
+            // The session already closed itself.
+            return Err(self.rejected(Stage::StartTls, &reply));
+        }
         if reply.code != ReplyCode::SERVICE_READY {
-            if required || reply.code == ReplyCode::SERVICE_UNAVAILABLE {
+            if required {
                 self.session.close();
                 return Err(TlsError::Refused(reply.code.get()).into());
             }

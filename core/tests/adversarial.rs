@@ -99,6 +99,21 @@ fn response_injection_with_the_220_is_fatal() {
 }
 
 #[test]
+fn starttls_answered_with_421_closes_under_every_policy() {
+    for policy in [TlsPolicy::Required, TlsPolicy::Opportunistic] {
+        let (t, h) = Script::new()
+            .greeting()
+            .ehlo(D, &["STARTTLS"])
+            .write(b"STARTTLS\r\n")
+            .read(b"421 4.3.2 shutting down\r\n")
+            .build();
+        let e = connect_with(t, Config::new().tls(policy)).unwrap_err();
+        assert!(rejected(Stage::StartTls, 421)(&e), "{e:?}");
+        h.assert_done();
+    }
+}
+
+#[test]
 fn transport_that_stays_unencrypted_after_upgrade_is_refused() {
     let (t, h) = Script::new()
         .never_encrypted()
