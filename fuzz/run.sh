@@ -47,7 +47,7 @@ have_nightly() {
 if [ "${FUZZ_INSTALL:-0}" = 1 ]; then
   if ! have_cargo_fuzz; then
     echo "run.sh: installing cargo-fuzz" >&2
-    cargo install cargo-fuzz --locked
+    cargo install cargo-fuzz --version 0.13.2 --locked
   fi
   if ! have_nightly && command -v rustup >/dev/null 2>&1; then
     echo "run.sh: installing the nightly toolchain" >&2
