@@ -195,10 +195,10 @@ pub fn check_mailbox(
             is_null: false,
         });
     }
-    let Some(at) = bytes.iter().rposition(|&b| b == b'@') else {
+    let Some((local, domain)) = addr.rsplit_once('@') else {
         return Err(err(field, InvalidReason::Syntax));
     };
-    let (local, domain) = (&bytes[..at], &addr[at + 1..]);
+    let local = local.as_bytes();
     check_local_part(local, field)?;
     let domain_utf8 = check_domain(domain, field, true)?;
     Ok(MailboxInfo {
