@@ -1,0 +1,481 @@
+//! [`WorkersTransport`]: the runtime's TCP socket (`cloudflare:sockets` `connect()`,
+//! wrapped by [`worker::Socket`]) as a [`Transport`] for the SMTP client.
+
+use crate::error::Error;
+use core::future::{poll_fn, Future};
+use core::pin::{pin, Pin};
+use core::task::Poll;
+use core::time::Duration;
+use std::string::{String, ToString};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wasm_smtp_core::io::{ErrorKind, ErrorType, Read, Write};
+use wasm_smtp_core::Transport;
+use worker::js_sys::{self, futures::JsFuture, Object, Reflect};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{worker_sys, Delay, Socket};
+
+/// The time limit that [`WorkersTransport::connect`] and the `connect_*` functions put on
+/// every wait for the server: opening the connection, the TLS handshake after STARTTLS,
+/// and each read and write.
+///
+/// Without a limit, a server that never answers (or a plaintext client talking to a TLS
+/// port: both sides wait for the other) keeps the request hanging until the runtime or
+/// the HTTP client gives up.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Run `fut`, or give up after `limit` (`None`: no limit). Returns `None` on time-out.
+async fn within<F: Future>(limit: Option<Duration>, fut: F) -> Option<F::Output> {
+    let Some(limit) = limit else {
+        return Some(fut.await);
+    };
+    let mut fut = pin!(fut);
+    // A `setTimeout` timer, cleared when dropped.
+    let mut timer = pin!(Delay::from(limit));
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+fn timed_out(limit: Option<Duration>) -> String {
+    let secs = limit.map_or(0, |d| d.as_secs());
+    format!("no answer from the server within {secs} s")
+}
+
+/// How the connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Security {
+    /// TLS from the first byte (SMTPS, port 465): `secureTransport: "on"`.
+    ImplicitTls,
+    /// Plaintext first, upgraded in place after the SMTP `STARTTLS` command (submission,
+    /// port 587): `secureTransport: "starttls"`. Only a socket opened this way can be
+    /// upgraded.
+    StartTls,
+    /// Plaintext, never upgraded: `secureTransport: "off"`. **Insecure**: everything,
+    /// credentials included, crosses the network in clear text. Only for a relay on a
+    /// private network or a test server.
+    Plaintext,
+}
+
+impl Security {
+    /// The value of the runtime's `secureTransport` socket option.
+    const fn option(self) -> &'static str {
+        match self {
+            Security::ImplicitTls => "on",
+            Security::StartTls => "starttls",
+            Security::Plaintext => "off",
+        }
+    }
+}
+
+/// One open socket: the `worker` wrapper that does the I/O and the runtime's socket
+/// object behind it (needed for `startTls()` and `close()`, so that neither can panic).
+struct Conn {
+    io: Socket,
+    raw: worker_sys::Socket,
+}
+
+impl Conn {
+    fn new(raw: worker_sys::Socket) -> Self {
+        Conn {
+            io: Socket::from(raw.clone()),
+            raw,
+        }
+    }
+}
+
+/// The state of the connection. Only `StartTlsPlain` can be upgraded, and only once: the
+/// runtime's `startTls()` throws on any other socket, so it is never called on one.
+enum State {
+    /// Opened with `secureTransport: "starttls"`, not upgraded yet.
+    StartTlsPlain(Conn),
+    /// Upgraded with STARTTLS.
+    Tls(Conn),
+    /// Opened with `secureTransport: "on"`.
+    Implicit(Conn),
+    /// Opened with `secureTransport: "off"`: never encrypted.
+    Plain(Conn),
+    /// Closed, or abandoned after a failed upgrade.
+    Closed,
+}
+
+/// An SMTP connection over the Workers runtime's TCP socket API.
+///
+/// Implements [`wasm_smtp_core::io::Read`], [`wasm_smtp_core::io::Write`] and
+/// [`Transport`]: TLS (implicit or after STARTTLS), including certificate checks, is done
+/// by the runtime. Usually created by [`connect_smtps`](crate::connect_smtps) or
+/// [`connect_smtp_starttls`](crate::connect_smtp_starttls); use
+/// [`WorkersTransport::connect`] with [`SmtpClient::connect_with`](crate::SmtpClient::connect_with)
+/// for full control.
+///
+/// # Closing
+/// [`SmtpClient::quit`](crate::SmtpClient::quit) ends the SMTP session; then close the
+/// socket and wait for it with
+/// `client.into_inner().close().await`. Dropping the transport (or a client that owns it)
+/// also closes the socket, without waiting: this never blocks, at any point of a session,
+/// and frees the connection slot (the runtime allows only a few simultaneous outbound
+/// connections per request).
+///
+/// # Errors
+/// I/O errors are reported to the client as an [`ErrorKind`] (the runtime's errors are
+/// mostly [`ErrorKind::Other`]); the runtime's message for the latest one is kept and
+/// available from [`last_error`](Self::last_error) after
+/// [`SmtpClient::into_inner`](crate::SmtpClient::into_inner).
+///
+/// # Cancel safety
+/// Dropping a read or write future half-way leaves the socket usable (the runtime call in
+/// flight is resumed by the next call), but the SMTP client on top is not cancel-safe:
+/// drop the client after a cancelled call.
+pub struct WorkersTransport {
+    state: State,
+    timeout: Option<Duration>,
+    last_error: Option<String>,
+}
+
+impl core::fmt::Debug for WorkersTransport {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let state = match self.state {
+            State::StartTlsPlain(_) => "plaintext (STARTTLS possible)",
+            State::Tls(_) => "TLS (after STARTTLS)",
+            State::Implicit(_) => "TLS (implicit)",
+            State::Plain(_) => "plaintext",
+            State::Closed => "closed",
+        };
+        f.debug_struct("WorkersTransport")
+            .field("state", &state)
+            .field("timeout", &self.timeout)
+            .field("last_error", &self.last_error)
+            .finish()
+    }
+}
+
+/// Refuse port 25 before the runtime is asked (it would fail in production, and only on
+/// the first read).
+pub(crate) fn check_port(port: u16) -> Result<(), Error> {
+    if port == 25 {
+        return Err(Error::PortBlocked);
+    }
+    Ok(())
+}
+
+/// The message of a value thrown or rejected by JavaScript.
+fn js_message(value: &JsValue) -> String {
+    if let Some(err) = value.dyn_ref::<js_sys::Error>() {
+        return String::from(err.message());
+    }
+    value
+        .as_string()
+        .unwrap_or_else(|| "unknown error from the Workers runtime".to_string())
+}
+
+fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), Error> {
+    Reflect::set(target, &JsValue::from_str(key), value)
+        .map(|_| ())
+        .map_err(|e| Error::Connect(js_message(&e)))
+}
+
+/// Map the kind of a `std::io::Error` from the socket to the embedded-io kind.
+pub(crate) fn map_kind(kind: std::io::ErrorKind) -> ErrorKind {
+    use std::io::ErrorKind as K;
+    match kind {
+        K::NotFound => ErrorKind::NotFound,
+        K::PermissionDenied => ErrorKind::PermissionDenied,
+        K::ConnectionRefused => ErrorKind::ConnectionRefused,
+        K::ConnectionReset => ErrorKind::ConnectionReset,
+        K::ConnectionAborted => ErrorKind::ConnectionAborted,
+        K::NotConnected => ErrorKind::NotConnected,
+        K::AddrInUse => ErrorKind::AddrInUse,
+        K::AddrNotAvailable => ErrorKind::AddrNotAvailable,
+        K::BrokenPipe => ErrorKind::BrokenPipe,
+        K::AlreadyExists => ErrorKind::AlreadyExists,
+        K::InvalidInput => ErrorKind::InvalidInput,
+        K::InvalidData => ErrorKind::InvalidData,
+        K::TimedOut => ErrorKind::TimedOut,
+        K::Interrupted => ErrorKind::Interrupted,
+        K::Unsupported => ErrorKind::Unsupported,
+        K::OutOfMemory => ErrorKind::OutOfMemory,
+        K::WriteZero => ErrorKind::WriteZero,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// Why a socket did not open.
+enum NotOpened {
+    /// The runtime's message.
+    Failed(String),
+    /// No answer within the time limit.
+    TimedOut(String),
+}
+
+impl NotOpened {
+    fn message(self) -> String {
+        match self {
+            NotOpened::Failed(m) | NotOpened::TimedOut(m) => m,
+        }
+    }
+}
+
+/// Wait for the socket's `opened` promise: the connection is established (for a TLS
+/// socket: the handshake is done).
+async fn opened(raw: &worker_sys::Socket, limit: Option<Duration>) -> Result<(), NotOpened> {
+    let promise = raw
+        .opened()
+        .map_err(|e| NotOpened::Failed(js_message(&e)))?;
+    match within(limit, JsFuture::from(promise)).await {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(e)) => Err(NotOpened::Failed(js_message(&e))),
+        None => Err(NotOpened::TimedOut(timed_out(limit))),
+    }
+}
+
+/// Start closing a socket without waiting; a rejection (the socket had already failed)
+/// is consumed so that it is not reported as unhandled.
+fn close_in_background(raw: &worker_sys::Socket) {
+    if let Ok(promise) = raw.close() {
+        js_sys::futures::spawn_local(async move {
+            let _ = JsFuture::from(promise).await;
+        });
+    }
+}
+
+impl WorkersTransport {
+    /// Open a TCP connection to `host:port` secured as `security` says, and wait until
+    /// the runtime reports it open. Every wait for the server is limited to
+    /// [`DEFAULT_TIMEOUT`].
+    ///
+    /// # Errors
+    /// - [`Error::PortBlocked`] for port 25, before anything is attempted.
+    /// - [`Error::Connect`] with the runtime's message when the connection cannot be
+    ///   opened. The runtime does not fail `connect()` itself for a refused or unreachable
+    ///   server; this waits for the socket's `opened` promise so that the failure shows up
+    ///   here rather than as an I/O error on the first read. With
+    ///   [`Security::ImplicitTls`] a failed TLS handshake (an untrusted certificate, or a
+    ///   server that does not speak TLS) also ends here, with the same opaque message
+    ///   from the runtime.
+    pub async fn connect(host: &str, port: u16, security: Security) -> Result<Self, Error> {
+        Self::connect_with_timeout(host, port, security, Some(DEFAULT_TIMEOUT)).await
+    }
+
+    /// [`connect`](Self::connect) with another time limit for every wait for the server
+    /// (`None`: wait as long as the runtime lets the request run).
+    ///
+    /// A time-out while connecting is [`Error::Connect`]; later, the client reports it as
+    /// [`SmtpError::Io`](crate::SmtpError::Io) with [`ErrorKind::TimedOut`] (or as a TLS
+    /// handshake failure with that kind, during the STARTTLS upgrade).
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn connect_with_timeout(
+        host: &str,
+        port: u16,
+        security: Security,
+        timeout: Option<Duration>,
+    ) -> Result<Self, Error> {
+        check_port(port)?;
+        let address = Object::new();
+        set(&address, "hostname", &JsValue::from_str(host))?;
+        set(&address, "port", &JsValue::from(port))?;
+        let options = Object::new();
+        set(
+            &options,
+            "secureTransport",
+            &JsValue::from_str(security.option()),
+        )?;
+        set(&options, "allowHalfOpen", &JsValue::FALSE)?;
+        let raw = worker_sys::connect(address.into(), options.into())
+            .map_err(|e| Error::Connect(js_message(&e)))?;
+        let conn = Conn::new(raw);
+        let state = match security {
+            Security::ImplicitTls => State::Implicit(conn),
+            Security::StartTls => State::StartTlsPlain(conn),
+            Security::Plaintext => State::Plain(conn),
+        };
+        // From here on, dropping `transport` closes the socket.
+        let transport = WorkersTransport {
+            state,
+            timeout,
+            last_error: None,
+        };
+        if let Some(conn) = transport.conn() {
+            opened(&conn.raw, timeout)
+                .await
+                .map_err(|e| Error::Connect(e.message()))?;
+        }
+        Ok(transport)
+    }
+
+    fn conn(&self) -> Option<&Conn> {
+        match &self.state {
+            State::StartTlsPlain(c) | State::Tls(c) | State::Implicit(c) | State::Plain(c) => {
+                Some(c)
+            }
+            State::Closed => None,
+        }
+    }
+
+    fn socket(&mut self) -> Result<&mut Socket, ErrorKind> {
+        match &mut self.state {
+            State::StartTlsPlain(c) | State::Tls(c) | State::Implicit(c) | State::Plain(c) => {
+                Ok(&mut c.io)
+            }
+            State::Closed => Err(ErrorKind::NotConnected),
+        }
+    }
+
+    /// The result of a timed I/O call; on failure, keep the runtime's message and return
+    /// the kind for the client.
+    fn outcome<T>(&mut self, result: Option<std::io::Result<T>>) -> Result<T, ErrorKind> {
+        match result {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => {
+                self.last_error = Some(e.to_string());
+                Err(map_kind(e.kind()))
+            }
+            None => {
+                self.last_error = Some(timed_out(self.timeout));
+                Err(ErrorKind::TimedOut)
+            }
+        }
+    }
+
+    /// The runtime's message for the latest I/O or upgrade failure, if any. The SMTP
+    /// client reports only an [`ErrorKind`]; this says what the runtime said (for example
+    /// that the network connection was lost). Never contains data sent or received.
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Close the socket (both directions) and wait until the runtime has done so.
+    ///
+    /// Call it after [`SmtpClient::quit`](crate::SmtpClient::quit):
+    /// `client.quit().await?; client.into_inner().close().await;`. A failure to close is
+    /// not reported: it only happens when the connection has already failed, and the
+    /// socket is gone either way.
+    pub async fn close(mut self) {
+        let state = core::mem::replace(&mut self.state, State::Closed);
+        if let State::StartTlsPlain(c) | State::Tls(c) | State::Implicit(c) | State::Plain(c) =
+            state
+        {
+            if let Ok(promise) = c.raw.close() {
+                let _ = JsFuture::from(promise).await;
+            }
+        }
+    }
+}
+
+impl Drop for WorkersTransport {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn() {
+            close_in_background(&conn.raw);
+        }
+    }
+}
+
+impl ErrorType for WorkersTransport {
+    type Error = ErrorKind;
+}
+
+impl Read for WorkersTransport {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let limit = self.timeout;
+        let socket = self.socket()?;
+        let read = poll_fn(|cx| {
+            let mut read_buf = ReadBuf::new(buf);
+            match Pin::new(&mut *socket).poll_read(cx, &mut read_buf) {
+                Poll::Ready(Ok(())) => Poll::Ready(Ok(read_buf.filled().len())),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        });
+        let result = within(limit, read).await;
+        self.outcome(result)
+    }
+}
+
+impl Write for WorkersTransport {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let limit = self.timeout;
+        let socket = self.socket()?;
+        let write = poll_fn(|cx| Pin::new(&mut *socket).poll_write(cx, buf));
+        let result = within(limit, write).await;
+        self.outcome(result)
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        let limit = self.timeout;
+        let socket = self.socket()?;
+        let flush = poll_fn(|cx| Pin::new(&mut *socket).poll_flush(cx));
+        let result = within(limit, flush).await;
+        self.outcome(result)
+    }
+}
+
+impl Transport for WorkersTransport {
+    fn is_encrypted(&self) -> bool {
+        matches!(self.state, State::Tls(_) | State::Implicit(_))
+    }
+
+    /// Swap the plaintext socket for the runtime's TLS socket (`startTls()`) and wait for
+    /// the TLS handshake (the new socket's `opened` promise). A failed handshake (for
+    /// example an untrusted certificate) is an error here, which the client reports as
+    /// [`TlsError::Handshake`](crate::TlsError::Handshake); the runtime gives no detail
+    /// (it is in the runtime's log).
+    ///
+    /// Only a socket opened with [`Security::StartTls`] and not upgraded yet can be
+    /// upgraded; any other returns [`ErrorKind::Unsupported`] and stays as it is (the
+    /// runtime would throw, and `worker::Socket::start_tls` would panic).
+    async fn upgrade_to_tls(&mut self) -> Result<(), ErrorKind> {
+        let plain = match core::mem::replace(&mut self.state, State::Closed) {
+            State::StartTlsPlain(conn) => conn,
+            other => {
+                self.state = other;
+                self.last_error = Some(
+                    "STARTTLS upgrade on a connection that was not opened for STARTTLS".to_string(),
+                );
+                return Err(ErrorKind::Unsupported);
+            }
+        };
+        let raw = match plain.raw.start_tls() {
+            Ok(raw) => raw,
+            Err(e) => {
+                self.last_error = Some(js_message(&e));
+                close_in_background(&plain.raw);
+                return Err(ErrorKind::Other);
+            }
+        };
+        // The plaintext socket (and anything it buffered) is dropped here; the runtime
+        // has detached its streams, so it must not be closed. From here on, dropping the
+        // transport (even in the middle of the handshake) closes the TLS socket.
+        drop(plain);
+        self.state = State::Tls(Conn::new(raw));
+        let limit = self.timeout;
+        let handshake = match self.conn() {
+            Some(conn) => opened(&conn.raw, limit).await,
+            None => Ok(()),
+        };
+        let Err(e) = handshake else {
+            return Ok(());
+        };
+        let kind = match e {
+            NotOpened::TimedOut(_) => ErrorKind::TimedOut,
+            NotOpened::Failed(_) => ErrorKind::Other,
+        };
+        self.last_error = Some(e.message());
+        if let State::Tls(conn) = core::mem::replace(&mut self.state, State::Closed) {
+            close_in_background(&conn.raw);
+        }
+        Err(kind)
+    }
+}
