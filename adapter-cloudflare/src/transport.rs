@@ -205,6 +205,13 @@ pub(crate) fn map_kind(kind: std::io::ErrorKind) -> ErrorKind {
     }
 }
 
+/// An I/O operation on the socket.
+enum Op<'a> {
+    Read(&'a mut [u8]),
+    Write(&'a [u8]),
+    Flush,
+}
+
 /// Why a socket did not open.
 enum NotOpened {
     /// The runtime's message.
@@ -344,6 +351,29 @@ impl WorkersTransport {
         }
     }
 
+    /// One read, write or flush, within the time limit. A single function for the three
+    /// (rather than one timed future per operation) keeps one copy of the timer logic in
+    /// the Worker.
+    async fn io(&mut self, mut op: Op<'_>) -> Result<usize, ErrorKind> {
+        let limit = self.timeout;
+        let socket = self.socket()?;
+        let io = poll_fn(|cx| {
+            let socket = Pin::new(&mut *socket);
+            match &mut op {
+                Op::Read(buf) => {
+                    let mut read_buf = ReadBuf::new(buf);
+                    socket
+                        .poll_read(cx, &mut read_buf)
+                        .map_ok(|()| read_buf.filled().len())
+                }
+                Op::Write(buf) => socket.poll_write(cx, buf),
+                Op::Flush => socket.poll_flush(cx).map_ok(|()| 0),
+            }
+        });
+        let result = within(limit, io).await;
+        self.outcome(result)
+    }
+
     /// The runtime's message for the latest I/O or upgrade failure, if any. The SMTP
     /// client reports only an [`ErrorKind`]; this says what the runtime said (for example
     /// that the network connection was lost). Never contains data sent or received.
@@ -386,18 +416,7 @@ impl Read for WorkersTransport {
         if buf.is_empty() {
             return Ok(0);
         }
-        let limit = self.timeout;
-        let socket = self.socket()?;
-        let read = poll_fn(|cx| {
-            let mut read_buf = ReadBuf::new(buf);
-            match Pin::new(&mut *socket).poll_read(cx, &mut read_buf) {
-                Poll::Ready(Ok(())) => Poll::Ready(Ok(read_buf.filled().len())),
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            }
-        });
-        let result = within(limit, read).await;
-        self.outcome(result)
+        self.io(Op::Read(buf)).await
     }
 }
 
@@ -406,19 +425,11 @@ impl Write for WorkersTransport {
         if buf.is_empty() {
             return Ok(0);
         }
-        let limit = self.timeout;
-        let socket = self.socket()?;
-        let write = poll_fn(|cx| Pin::new(&mut *socket).poll_write(cx, buf));
-        let result = within(limit, write).await;
-        self.outcome(result)
+        self.io(Op::Write(buf)).await
     }
 
     async fn flush(&mut self) -> Result<(), ErrorKind> {
-        let limit = self.timeout;
-        let socket = self.socket()?;
-        let flush = poll_fn(|cx| Pin::new(&mut *socket).poll_flush(cx));
-        let result = within(limit, flush).await;
-        self.outcome(result)
+        self.io(Op::Flush).await.map(|_| ())
     }
 }
 

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Size report: what wasm-smtp costs inside a Cloudflare Worker.
+#
+# Builds with worker-build --release (wasm-bindgen, then wasm-opt -Oz), all with the
+# example Worker's release profile and its exact `worker` / `wasm-bindgen` pins:
+#   (a) benches/wasm-size/floor: a Worker that opens a STARTTLS worker::Socket, writes a
+#       line, reads a line and upgrades (no SMTP library);
+#   (b) benches/wasm-size/smtp:  the same Worker sending one message with
+#       wasm-smtp-cloudflare (connect_smtp_starttls, login, send_mail, quit);
+#   the example Worker (adapter-cloudflare/examples/worker), for reference;
+# and prints raw and gzip -9 sizes of each build/index_bg.wasm and build/index.js, and
+# (b) - (a): the cost of the library.
+#
+#   bash benches/wasm-size.sh            # build all three, print the table
+#   bash benches/wasm-size.sh --names    # also build (a) and (b) with their name sections
+#                                        # (no strip, no wasm-opt) for twiggy:
+#                                        # benches/wasm-size/{floor,smtp}/target/names/index_bg.wasm
+#
+# The tools come from adapter-cloudflare/examples/worker/build.sh --tools-only (installed
+# into ~/.cache/wasm-smtp-tools on first use, about 9 minutes on 2 cores). Writes only
+# target/, build/ and Cargo.lock inside benches/wasm-size/* and the example (all ignored).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+example="$root/adapter-cloudflare/examples/worker"
+
+names=0
+if [ "${1:-}" = --names ]; then
+  names=1
+fi
+
+# WORKER_BUILD=..., WASM_BINDGEN_BIN=..., WASM_OPT_BIN=..., ESBUILD_BIN=...
+tools="$(bash "$example/build.sh" --tools-only)"
+tool() { printf '%s\n' "$tools" | sed -n "s/^$1=//p"; }
+WORKER_BUILD="$(tool WORKER_BUILD)"
+WASM_BINDGEN_BIN="$(tool WASM_BINDGEN_BIN)"
+WASM_OPT_BIN="$(tool WASM_OPT_BIN)"
+ESBUILD_BIN="$(tool ESBUILD_BIN)"
+for t in "$WORKER_BUILD" "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN"; do
+  [ -x "$t" ] || { echo "wasm-size.sh: tool missing: '$t'" >&2; exit 1; }
+done
+export WASM_BINDGEN_BIN WASM_OPT_BIN ESBUILD_BIN
+
+build() { # dir
+  printf '== wasm-size: worker-build --release in %s\n' "${1#"$root"/}"
+  (cd "$1" && "$WORKER_BUILD" --release >/dev/null 2>"$1/target/worker-build.log" ||
+    { cat "$1/target/worker-build.log" >&2; exit 1; })
+}
+
+floor="$root/benches/wasm-size/floor"
+smtp="$root/benches/wasm-size/smtp"
+for dir in "$floor" "$smtp" "$example"; do
+  mkdir -p "$dir/target"
+  build "$dir"
+done
+
+raw() { wc -c <"$1"; }
+gz() { gzip -9c "$1" | wc -c; }
+kb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000 }'; }
+
+declare -A size
+for name in floor smtp example; do
+  case $name in
+    floor) dir=$floor ;;
+    smtp) dir=$smtp ;;
+    example) dir=$example ;;
+  esac
+  size[$name.wasm]=$(raw "$dir/build/index_bg.wasm")
+  size[$name.wasm.gz]=$(gz "$dir/build/index_bg.wasm")
+  size[$name.js]=$(raw "$dir/build/index.js")
+  size[$name.js.gz]=$(gz "$dir/build/index.js")
+done
+
+row() { # label wasm wasm.gz js js.gz
+  printf '| %-22s | %8s | %8s | %7s | %7s | %8s |\n' "$1" "$2" "$3" "$4" "$5" "$6"
+}
+line() { # label name
+  local w=${size[$2.wasm]} wg=${size[$2.wasm.gz]} j=${size[$2.js]} jg=${size[$2.js.gz]}
+  row "$1" "$w" "$wg" "$j" "$jg" "$(kb $((wg + jg)))"
+}
+
+echo
+echo "bytes; gzip -9; total = wasm + JS after gzip, in KB (1000 bytes)"
+row "Worker" "wasm" "wasm gz" "JS" "JS gz" "total gz"
+row "---" "---:" "---:" "---:" "---:" "---:"
+line "(a) floor" floor
+line "(b) floor + wasm-smtp" smtp
+row "(b) - (a)" \
+  $((size[smtp.wasm] - size[floor.wasm])) $((size[smtp.wasm.gz] - size[floor.wasm.gz])) \
+  $((size[smtp.js] - size[floor.js])) $((size[smtp.js.gz] - size[floor.js.gz])) \
+  "$(kb $((size[smtp.wasm.gz] + size[smtp.js.gz] - size[floor.wasm.gz] - size[floor.js.gz])))"
+line "example Worker" example
+
+if [ "$names" = 1 ]; then
+  # (a) and (b) with their name sections, for twiggy (`twiggy top`, `twiggy diff`): the
+  # same profile without strip, through wasm-bindgen (which keeps the names) but not
+  # wasm-opt. Their own target directories, so that the stripped builds above are not
+  # rebuilt next time.
+  echo
+  for dir in "$floor" "$smtp"; do
+    out="$dir/target/names"
+    crate="$(basename "$dir")"
+    printf '== wasm-size: %s with names -> %s\n' "$crate" "${out#"$root"/}/index_bg.wasm"
+    (cd "$dir" && CARGO_PROFILE_RELEASE_STRIP=none CARGO_TARGET_DIR="$dir/target/names-build" \
+      cargo build --release --target wasm32-unknown-unknown --quiet)
+    "$WASM_BINDGEN_BIN" --target module --out-dir "$out" --out-name index \
+      "$dir/target/names-build/wasm32-unknown-unknown/release/wasm_size_$crate.wasm"
+    printf '   %s bytes\n' "$(raw "$out/index_bg.wasm")"
+  done
+fi
