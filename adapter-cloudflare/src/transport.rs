@@ -115,9 +115,8 @@ enum State {
 /// for full control.
 ///
 /// # Closing
-/// [`SmtpClient::quit`](crate::SmtpClient::quit) ends the SMTP session; then close the
-/// socket and wait for it with
-/// `client.into_inner().close().await`. Dropping the transport (or a client that owns it)
+/// [`SmtpClient::quit`](crate::SmtpClient::quit) ends the SMTP session, then closes the
+/// socket and waits for it (through [`Transport::close`]). Dropping the transport (or a client that owns it)
 /// also closes the socket, without waiting: this never blocks, at any point of a session,
 /// and frees the connection slot (the runtime allows only a few simultaneous outbound
 /// connections per request).
@@ -383,11 +382,16 @@ impl WorkersTransport {
 
     /// Close the socket (both directions) and wait until the runtime has done so.
     ///
-    /// Call it after [`SmtpClient::quit`](crate::SmtpClient::quit):
-    /// `client.quit().await?; client.into_inner().close().await;`. A failure to close is
+    /// [`SmtpClient::quit`](crate::SmtpClient::quit) already does this; call it for a
+    /// transport you took back with `into_inner` without QUIT. A failure to close is
     /// not reported: it only happens when the connection has already failed, and the
     /// socket is gone either way.
     pub async fn close(mut self) {
+        self.shutdown().await;
+    }
+
+    /// Close the socket in place (what [`Transport::close`] does).
+    async fn shutdown(&mut self) {
         let state = core::mem::replace(&mut self.state, State::Closed);
         if let State::StartTlsPlain(c) | State::Tls(c) | State::Implicit(c) | State::Plain(c) =
             state
@@ -436,6 +440,13 @@ impl Write for WorkersTransport {
 impl Transport for WorkersTransport {
     fn is_encrypted(&self) -> bool {
         matches!(self.state, State::Tls(_) | State::Implicit(_))
+    }
+
+    /// Close the socket and wait for the runtime (called by `quit`). Never fails: a socket
+    /// that cannot be closed is already gone.
+    async fn close(&mut self) -> Result<(), ErrorKind> {
+        self.shutdown().await;
+        Ok(())
     }
 
     /// Swap the plaintext socket for the runtime's TLS socket (`startTls()`) and wait for

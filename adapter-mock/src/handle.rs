@@ -144,6 +144,13 @@ impl MockHandle {
     pub fn is_encrypted(&self) -> bool {
         lock(&self.shared).run.is_encrypted()
     }
+
+    /// How many times the client called
+    /// [`Transport::close`](wasm_smtp_core::Transport::close) (an SMTP client closes the
+    /// connection once, after QUIT).
+    pub fn close_calls(&self) -> usize {
+        lock(&self.shared).run.close_calls
+    }
 }
 
 impl core::fmt::Display for MockHandle {

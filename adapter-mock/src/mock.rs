@@ -93,6 +93,8 @@ pub(crate) struct Run {
     pub(crate) writes_after_failure: Vec<u8>,
     pub(crate) transcript: Vec<Entry>,
     pub(crate) round_trips: usize,
+    /// Calls of [`Transport::close`](wasm_smtp_core::Transport::close).
+    pub(crate) close_calls: usize,
     pub(crate) read_calls: usize,
     pub(crate) write_calls: usize,
     wrote_since_read: bool,
@@ -436,5 +438,12 @@ impl wasm_smtp_core::Transport for MockTransport {
 
     async fn upgrade_to_tls(&mut self) -> Result<(), MockError> {
         self.with(|steps, run| run.upgrade(steps))
+    }
+
+    async fn close(&mut self) -> Result<(), MockError> {
+        self.with(|_, run| {
+            run.close_calls += 1;
+            Ok(())
+        })
     }
 }

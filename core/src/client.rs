@@ -607,24 +607,26 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         Ok(reply)
     }
 
-    /// Send QUIT and wait for the reply; the session is closed afterwards. A session that
-    /// is already closed returns `Ok(())` without writing anything. Drop the client (or
-    /// take the transport back with [`into_inner`](Self::into_inner)) to close the
-    /// connection.
+    /// Send QUIT, wait for the reply, then close the connection with
+    /// [`Transport::close`]. A session that is already closed (after a 421 or a fatal
+    /// error) writes nothing: the transport is only closed.
     ///
     /// This takes `&mut self` rather than `self` on purpose: an `async fn` that takes the
     /// client by value keeps two copies of it (buffers included) in its future.
     pub async fn quit(&mut self) -> Result<(), SmtpError> {
-        if self.session.is_closed() {
-            return Ok(());
-        }
-        let reply = self.command(Command::Quit).await?;
+        let result = if self.session.is_closed() {
+            Ok(())
+        } else {
+            match self.command(Command::Quit).await {
+                Ok(reply) if reply.code.is_negative() => Err(self.rejected(Stage::Quit, &reply)),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            }
+        };
         // Whatever the reply, the session is over.
         self.session.close();
-        if reply.code.is_negative() {
-            return Err(self.rejected(Stage::Quit, &reply));
-        }
-        Ok(())
+        let closed = self.transport.close().await.map_err(io);
+        result.and(closed)
     }
 
     /// Return the transport (after [`quit`](Self::quit), or to abandon the session

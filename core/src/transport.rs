@@ -31,6 +31,14 @@ pub trait Transport: Read + Write {
     /// Upgrade the plaintext stream to TLS in place (called after the server's 220 reply
     /// to `STARTTLS`).
     async fn upgrade_to_tls(&mut self) -> Result<(), Self::Error>;
+
+    /// Close the connection; called by [`SmtpClient::quit`](crate::SmtpClient::quit)
+    /// after the server's reply to QUIT (or at once when the session had already
+    /// failed). The default does nothing, leaving the connection to be closed when the
+    /// transport is dropped. Must be safe to call more than once.
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &mut T {
@@ -40,5 +48,9 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 
     async fn upgrade_to_tls(&mut self) -> Result<(), Self::Error> {
         T::upgrade_to_tls(self).await
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        T::close(self).await
     }
 }

@@ -323,3 +323,24 @@ fn custom_buffer_sizes() {
     h.assert_done();
     assert!(core::mem::size_of::<SmtpClient<MockTransport, 512, 64>>() < 1024);
 }
+
+#[test]
+fn quit_closes_the_transport_once_and_after_a_failure_too() {
+    let (t, h) = tls(&[]).quit().build();
+    let mut c = connect(t).unwrap();
+    assert_eq!(h.close_calls(), 0);
+    block_on(c.quit()).unwrap();
+    assert_eq!(h.close_calls(), 1);
+    h.assert_done();
+
+    // A session closed by 421: no QUIT is written, the transport is closed all the same.
+    let (t, h) = tls(&[])
+        .write(b"NOOP\r\n")
+        .read(b"421 4.3.2 bye\r\n")
+        .build();
+    let mut c = connect(t).unwrap();
+    assert!(block_on(c.noop()).is_err());
+    block_on(c.quit()).unwrap();
+    assert_eq!(h.close_calls(), 1);
+    h.assert_done();
+}

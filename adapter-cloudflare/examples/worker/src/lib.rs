@@ -140,11 +140,11 @@ async fn send(s: &Settings, message: &[u8]) -> std::result::Result<SendOutcome, 
     }
     let to: Vec<&str> = s.to.iter().map(String::as_str).collect();
     let outcome = client.send_mail_bytes(&s.from, &to, message).await?;
-    // The message is accepted: a failing QUIT does not change that.
+    // The message is accepted: a failing QUIT does not change that. `quit` also closes
+    // the socket.
     if let Err(e) = client.quit().await {
         console_error!("QUIT failed after the message was accepted: {e}");
     }
-    client.into_inner().close().await;
     Ok(outcome)
 }
 

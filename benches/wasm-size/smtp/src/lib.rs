@@ -27,8 +27,8 @@ async fn run(env: &Env) -> core::result::Result<(), Error> {
     client
         .send_mail(&var(env, "MAIL_FROM"), &[to.as_str()], &var(env, "MESSAGE"))
         .await?;
+    // QUIT, then close the socket.
     client.quit().await?;
-    client.into_inner().close().await;
     Ok(())
 }
 
