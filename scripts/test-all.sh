@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, for a newcomer on a fresh machine and for CI (.ci/run calls it).
+# Installs what it needs (Rust targets, cargo tools cached in ~/.cache/wasm-smtp-tools,
+# workerd from npm, aiosmtpd from PyPI, Postfix's smtp-sink from Debian) and starts every
+# server its tests use, on loopback only.
+#
+#   bash scripts/test-all.sh
+#
+# Environment: FUZZ_SECONDS (per fuzz target, default 15).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { printf '\n=== %s (t+%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
+
+step "targets"
+rustup target add wasm32-unknown-unknown thumbv7em-none-eabihf
+
+step "core builds for no_std targets; adapter for the Workers target"
+cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf
+cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --features defmt
+cargo build -p wasm-smtp-core --target wasm32-unknown-unknown --release
+cargo build -p wasm-smtp-cloudflare --target wasm32-unknown-unknown --release
+
+step "no-alloc link check (thumbv7em binary driving a full session)"
+bash nostd-check/run.sh
+
+step "fuzz: every target for a short bounded time"
+FUZZ_INSTALL=1 FUZZ_SECONDS="${FUZZ_SECONDS:-15}" bash fuzz/run.sh
+
+step "Workers: build the example Worker with worker-build (tools cached in ~/.cache)"
+bash adapter-cloudflare/examples/worker/build.sh
+
+step "Workers end to end: workerd + aiosmtpd (STARTTLS, implicit TLS) + smtp-sink on loopback"
+bash e2e/run.sh adapter-cloudflare/examples/worker/build
+
+step "unit, transcript and doc tests"
+cargo test --workspace
+
+step "done"
