@@ -8,8 +8,8 @@
 //! 3. Any number of [`SmtpClient::send_mail`] / [`SmtpClient::send_mail_bytes`] /
 //!    [`SmtpClient::send_mail_from_reader`], with [`SmtpClient::noop`] and
 //!    [`SmtpClient::rset`] as needed.
-//! 4. [`SmtpClient::quit`], then drop the client or take the transport back with
-//!    [`SmtpClient::into_inner`].
+//! 4. [`SmtpClient::quit`]: QUIT, then [`Transport::close`]. [`SmtpClient::into_inner`]
+//!    takes the transport back (without QUIT if `quit` was not called).
 //!
 //! # Failure and cancellation
 //! After a fatal error (transport failure, malformed or out-of-place reply, TLS failure,
@@ -353,12 +353,15 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             .find(|m| offered.contains(*m));
         match mech {
             Some(m) => self.login_with(m, user, password).await,
-            None if offered.is_empty() => self
-                .precheck_auth()
-                .and(Err(SmtpError::ExtensionUnavailable(Extension::Auth))),
-            None => self
-                .precheck_auth()
-                .and(Err(AuthError::NoCommonMechanism.into())),
+            None => {
+                // Policy errors first, as for an explicit mechanism.
+                self.precheck_auth()?;
+                Err(if offered.is_empty() {
+                    SmtpError::ExtensionUnavailable(Extension::Auth)
+                } else {
+                    AuthError::NoCommonMechanism.into()
+                })
+            }
         }
     }
 
@@ -460,7 +463,6 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         self.session.queue_expected(Stage::Auth)?;
         #[cfg(feature = "defmt")]
         defmt::debug!("C: AUTH <redacted>");
-        self.tx_len = 0;
         if let Some(m) = mech {
             self.stage(b"AUTH ").await?;
             self.stage(m.name().as_bytes()).await?;
@@ -699,28 +701,31 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 InvalidReason::TooMany(MAX_RECIPIENTS),
             ));
         }
-        let mut utf8 = crate::address::check_mailbox(from, InputField::From, true)?.needs_smtputf8;
+        // The first field that needs SMTPUTF8, if any.
+        let mut needs_utf8 = crate::address::check_mailbox(from, InputField::From, true)?
+            .needs_smtputf8
+            .then_some(InputField::From);
+        let mut needed = 0;
         for (i, rcpt) in to.iter().enumerate() {
-            utf8 |= crate::address::check_mailbox(rcpt, InputField::To(i), false)?.needs_smtputf8;
+            let info = crate::address::check_mailbox(rcpt, InputField::To(i), false)?;
+            if info.needs_smtputf8 && needs_utf8.is_none() {
+                needs_utf8 = Some(InputField::To(i));
+            }
+            needed = needed.max(Command::RcptTo(rcpt).encoded_len());
         }
+        let smtputf8 = needs_utf8.is_some();
         // Every command line of the transaction must fit the transmit buffer, or the
         // transaction would stop half-way.
-        let mail_len = "MAIL FROM:<>\r\n".len() + from.len() + if utf8 { 9 } else { 0 };
-        let rcpt_len = "RCPT TO:<>\r\n".len() + to.iter().map(|t| t.len()).max().unwrap_or(0);
-        let needed = mail_len.max(rcpt_len);
+        needed = needed.max(Command::MailFrom { from, smtputf8 }.encoded_len());
         if needed > TX {
             return Err(SmtpError::BufferTooSmall { needed });
         }
-        if utf8 && !self.session.capabilities().has(Capability::SmtpUtf8) {
-            // Report the first field that needs it.
-            let field = if !from.is_ascii() {
-                InputField::From
-            } else {
-                InputField::To(to.iter().position(|t| !t.is_ascii()).unwrap_or(0))
-            };
-            return Err(SmtpError::invalid(field, InvalidReason::NonAscii));
+        if let Some(field) = needs_utf8 {
+            if !self.session.capabilities().has(Capability::SmtpUtf8) {
+                return Err(SmtpError::invalid(field, InvalidReason::NonAscii));
+            }
         }
-        Ok(utf8)
+        Ok(smtputf8)
     }
 
     /// One mail transaction. On error, the flag says whether RSET should follow.
@@ -793,7 +798,6 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     async fn body<R: Read>(&mut self, reader: &mut R) -> Result<(), SmtpError> {
         self.session.queue_expected(Stage::DataEnd)?;
         let mut enc = DataEncoder::new();
-        self.tx_len = 0;
         let chunk = RX.min(TX);
         loop {
             let n = match reader.read(&mut self.rx[..chunk]).await {
@@ -806,36 +810,23 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                     return Err(SmtpError::BodySource(e.kind()));
                 }
             };
-            let mut input = &self.rx[..n];
-            while !input.is_empty() {
+            let mut pos = 0;
+            while pos < n {
                 if TX - self.tx_len < 2 {
-                    let len = core::mem::replace(&mut self.tx_len, 0);
-                    write_out(&mut self.transport, &self.tx[..len], &mut self.session).await?;
+                    self.flush().await?;
                 }
-                let (used, written) = enc.encode(input, &mut self.tx[self.tx_len..]);
+                let (used, written) = enc.encode(&self.rx[pos..n], &mut self.tx[self.tx_len..]);
                 self.tx_len += written;
-                input = &input[used..];
+                pos += used;
             }
         }
+        self.rx_len = 0;
         if TX - self.tx_len < FINISH_MAX {
             self.flush().await?;
         }
+        // Room for the terminator was made just above (TX >= 64).
         let n = enc.finish(&mut self.tx[self.tx_len..]).unwrap_or(0);
         self.tx_len += n;
-        self.rx_len = 0;
         self.flush().await
     }
-}
-
-/// Write a full buffer; used where `self` is split between the buffer and the transport.
-async fn write_out<T: Transport>(
-    transport: &mut T,
-    bytes: &[u8],
-    session: &mut Session,
-) -> Result<(), SmtpError> {
-    if let Err(e) = transport.write_all(bytes).await {
-        session.close();
-        return Err(io(e));
-    }
-    Ok(())
 }

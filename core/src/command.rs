@@ -85,6 +85,21 @@ impl Command<'_> {
     /// ```
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, SmtpError> {
         let mut w = LineWriter::new(out);
+        let field = self.write(&mut w);
+        let n = w.finish()?;
+        check_line(&out[..n], field)?;
+        Ok(n)
+    }
+
+    /// The length of the encoded line, CRLF included, without encoding it anywhere.
+    pub fn encoded_len(&self) -> usize {
+        let mut w = LineWriter::new(&mut []);
+        self.write(&mut w);
+        w.pos
+    }
+
+    /// Write the line; returns the field to blame if the final check fails.
+    fn write(&self, w: &mut LineWriter<'_>) -> InputField {
         let field = match self {
             Command::Ehlo(domain) => {
                 w.put(b"EHLO ");
@@ -138,9 +153,7 @@ impl Command<'_> {
             }
         };
         w.put(b"\r\n");
-        let n = w.finish()?;
-        check_line(&out[..n], field)?;
-        Ok(n)
+        field
     }
 }
 
@@ -191,6 +204,22 @@ mod tests {
         assert_eq!(enc(Command::Rset), b"RSET\r\n");
         assert_eq!(enc(Command::Noop), b"NOOP\r\n");
         assert_eq!(enc(Command::Quit), b"QUIT\r\n");
+    }
+
+    #[test]
+    fn encoded_len_matches_encode() {
+        for c in [
+            Command::Ehlo("c.example"),
+            Command::Auth(Mechanism::Plain),
+            Command::MailFrom {
+                from: "a@b",
+                smtputf8: true,
+            },
+            Command::RcptTo("bob@example.com"),
+            Command::Quit,
+        ] {
+            assert_eq!(c.encoded_len(), enc(c).len(), "{c:?}");
+        }
     }
 
     #[test]

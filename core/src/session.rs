@@ -178,12 +178,7 @@ impl Session {
     /// Nothing is queued when encoding fails.
     pub fn encode(&mut self, cmd: Command<'_>, out: &mut [u8]) -> Result<usize, SmtpError> {
         let stage = stage_of(&cmd);
-        if self.pending.is_full() {
-            return Err(SmtpError::BufferTooSmall {
-                needed: MAX_PENDING + 1,
-            });
-        }
-        // Check the phase before encoding so that a refused command leaves `out` alone.
+        // Check the phase and the queue before encoding so that a refused command leaves `out` alone.
         self.queue_expected(stage)?;
         match cmd.encode(out) {
             Ok(n) => Ok(n),
