@@ -733,7 +733,7 @@ fn service_closing_421_at_every_stage_closes_cleanly() {
         assert!(rejected(stage, 421)(&e), "{stage:?}: {e:?}");
         assert!(e.is_transient());
         assert!(c.is_closed());
-        // Nothing more is written: no RSET, and QUIT just hands the transport back.
+        // Nothing more is written: no RSET, and QUIT on the closed session only closes the transport.
         block_on(c.quit()).unwrap();
         h.assert_done();
     }
