@@ -161,3 +161,6 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         }
     }
 }
+
+#[cfg(feature = "server")]
+pub mod server;
