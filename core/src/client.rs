@@ -505,17 +505,24 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         job: &mut Job<'_>,
         reader: &mut R,
     ) -> Result<Option<Reply>, SmtpError> {
-        let mut input = Ok(None);
+        let mut input = Ok(());
+        // The reply of the last exchange (`None` after any other step).
+        let mut last = None;
         loop {
-            input = match self.advance(job, input)? {
-                Step::Done(reply) => return Ok(reply),
+            let step = self.advance(job, input.map(|()| last.as_ref()))?;
+            if let Step::Done = step {
+                return Ok(last);
+            }
+            last = None;
+            input = match step {
+                Step::Done => Ok(()),
                 Step::Exchange => match self.flush().await {
-                    Ok(()) => self.read_reply().await.map(Some),
+                    Ok(()) => self.read_reply().await.map(|reply| last = Some(reply)),
                     Err(e) => Err(e),
                 },
-                Step::Send => self.flush().await.map(|()| None),
+                Step::Send => self.flush().await,
                 Step::Upgrade => match self.transport.upgrade_to_tls().await {
-                    Ok(()) => Ok(None),
+                    Ok(()) => Ok(()),
                     Err(e) => {
                         self.session.close();
                         Err(TlsError::Handshake(e.kind()).into())
@@ -524,7 +531,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 Step::ReadBody => match reader.read(&mut self.rx[..RX.min(TX)]).await {
                     Ok(n) => {
                         self.rx_len = n;
-                        Ok(None)
+                        Ok(())
                     }
                     Err(e) => {
                         // Abandon the connection: without the end-of-data line the
@@ -533,13 +540,13 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                         Err(SmtpError::BodySource(e.kind()))
                     }
                 },
-                Step::Close => self.transport.close().await.map(|()| None).map_err(io),
+                Step::Close => self.transport.close().await.map_err(io),
             };
         }
     }
 
     /// The next step of `job`, given the outcome of the last one.
-    fn advance(&mut self, job: &mut Job<'_>, input: Input) -> Result<Step, SmtpError> {
+    fn advance(&mut self, job: &mut Job<'_>, input: Input<'_>) -> Result<Step, SmtpError> {
         match job {
             Job::Connect(domain, at) => self.connect_step(domain, at, input),
             Job::Auth(a) => self.auth_step(a, input),
@@ -548,8 +555,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                     self.queue(*cmd)?;
                     Ok(Step::Exchange)
                 }
-                Some(reply) if reply.code.is_negative() => Err(self.rejected(*stage, &reply)),
-                Some(reply) => Ok(Step::Done(Some(reply))),
+                Some(reply) if reply.code.is_negative() => Err(self.rejected(*stage, reply)),
+                Some(_) => Ok(Step::Done),
             },
             Job::Quit(at) => self.quit_step(at, input),
             Job::Mail(m) => match self.mail_step(m, input) {
@@ -573,7 +580,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         &mut self,
         domain: &str,
         at: &mut ConnectAt,
-        input: Input,
+        input: Input<'_>,
     ) -> Result<Step, SmtpError> {
         let reply = input?;
         let code = reply.as_ref().map(|r| r.code);
@@ -584,7 +591,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             ConnectAt::Greeting => {
                 let greeting = got(reply)?;
                 if greeting.code != ReplyCode::SERVICE_READY {
-                    return Err(self.rejected(Stage::Greeting, &greeting));
+                    return Err(self.rejected(Stage::Greeting, greeting));
                 }
                 self.queue(Command::Ehlo(domain))?;
                 *at = ConnectAt::Ehlo;
@@ -595,7 +602,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 let needs_tls = !self.session.is_encrypted() && required;
                 if reply.code == ReplyCode::SERVICE_UNAVAILABLE || needs_tls {
                     self.session.close();
-                    return Err(self.rejected(Stage::Ehlo, &reply));
+                    return Err(self.rejected(Stage::Ehlo, reply));
                 }
                 self.queue(Command::Helo(domain))?;
                 *at = ConnectAt::Helo;
@@ -604,19 +611,19 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             ConnectAt::Helo if code != Some(ReplyCode::OK) => {
                 let reply = got(reply)?;
                 self.session.close();
-                return Err(self.rejected(Stage::Helo, &reply));
+                return Err(self.rejected(Stage::Helo, reply));
             }
             ConnectAt::Ehlo | ConnectAt::Helo => {
                 // Hello done: STARTTLS next, following the policy.
                 if self.session.is_encrypted() || self.config.tls == TlsPolicy::Disabled {
-                    return Ok(Step::Done(reply));
+                    return Ok(Step::Done);
                 }
                 if !self.session.capabilities().has(Capability::StartTls) {
                     if required {
                         self.session.close();
                         return Err(TlsError::NotOffered.into());
                     }
-                    return Ok(Step::Done(reply));
+                    return Ok(Step::Done);
                 }
                 self.queue(Command::StartTls)?;
                 *at = ConnectAt::StartTls;
@@ -626,14 +633,14 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 let reply = got(reply)?;
                 if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
                     // The session already closed itself.
-                    return Err(self.rejected(Stage::StartTls, &reply));
+                    return Err(self.rejected(Stage::StartTls, reply));
                 }
                 if reply.code != ReplyCode::SERVICE_READY {
                     if required {
                         self.session.close();
                         return Err(TlsError::Refused(reply.code.get()).into());
                     }
-                    return Ok(Step::Done(Some(reply)));
+                    return Ok(Step::Done);
                 }
                 // The session already refused bytes that came with the 220; drop the
                 // buffer all the same so nothing read before the handshake can be used
@@ -658,13 +665,13 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         let reply = got(reply)?;
         if reply.code != ReplyCode::OK {
             self.session.close();
-            return Err(self.rejected(Stage::Ehlo, &reply));
+            return Err(self.rejected(Stage::Ehlo, reply));
         }
-        Ok(Step::Done(Some(reply)))
+        Ok(Step::Done)
     }
 
     /// AUTH: the initial line, then one response line per 334 challenge.
-    fn auth_step(&mut self, a: &mut AuthJob<'_>, input: Input) -> Result<Step, SmtpError> {
+    fn auth_step(&mut self, a: &mut AuthJob<'_>, input: Input<'_>) -> Result<Step, SmtpError> {
         let reply = input?;
         match a.at {
             AuthAt::Start => {
@@ -688,10 +695,10 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             AuthAt::Reply => {
                 let reply = got(reply)?;
                 if reply.code == ReplyCode::AUTH_SUCCEEDED {
-                    return Ok(Step::Done(Some(reply)));
+                    return Ok(Step::Done);
                 }
                 if reply.code != ReplyCode::AUTH_CHALLENGE {
-                    return Err(AuthError::Rejected(self.rejection(Stage::Auth, &reply)).into());
+                    return Err(AuthError::Rejected(self.rejection(Stage::Auth, reply)).into());
                 }
                 a.challenges += 1;
                 let limit = match a.mech {
@@ -740,7 +747,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// QUIT (unless the session is closed already), then close the transport.
-    fn quit_step(&mut self, at: &mut QuitAt, input: Input) -> Result<Step, SmtpError> {
+    fn quit_step(&mut self, at: &mut QuitAt, input: Input<'_>) -> Result<Step, SmtpError> {
         let result = match *at {
             QuitAt::Start if self.session.is_closed() => Ok(()),
             QuitAt::Start => match self.queue(Command::Quit) {
@@ -752,13 +759,13 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             },
             QuitAt::Reply => match input {
                 Ok(Some(reply)) if reply.code.is_negative() => {
-                    Err(self.rejected(Stage::Quit, &reply))
+                    Err(self.rejected(Stage::Quit, reply))
                 }
                 Ok(_) => Ok(()),
                 Err(e) => Err(e),
             },
             // The reply's verdict first, then the transport's.
-            QuitAt::Close(result) => return result.and(input).map(|_| Step::Done(None)),
+            QuitAt::Close(result) => return result.and(input).map(|_| Step::Done),
         };
         // Whatever the reply, the session is over.
         self.session.close();
@@ -767,7 +774,11 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// One mail transaction. On error, the flag says whether RSET should follow.
-    fn mail_step(&mut self, m: &mut MailJob<'_>, input: Input) -> Result<Step, (SmtpError, bool)> {
+    fn mail_step(
+        &mut self,
+        m: &mut MailJob<'_>,
+        input: Input<'_>,
+    ) -> Result<Step, (SmtpError, bool)> {
         // RSET follows every failure that leaves the session open, except a verdict on
         // the end of data, which ends the transaction by itself.
         let fatal = |e| (e, true);
@@ -786,7 +797,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             MailAt::MailFrom => {
                 let reply = got(reply).map_err(fatal)?;
                 if reply.code.is_negative() {
-                    return Err((self.rejected(Stage::MailFrom, &reply), true));
+                    return Err((self.rejected(Stage::MailFrom, reply), true));
                 }
                 m.at = MailAt::RcptTo;
                 self.next_rcpt(m).map_err(fatal)
@@ -794,7 +805,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             MailAt::RcptTo => {
                 let reply = got(reply).map_err(fatal)?;
                 if reply.code.is_negative() {
-                    let r = self.rejection(Stage::RcptTo, &reply);
+                    let r = self.rejection(Stage::RcptTo, reply);
                     if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
                         return Err(fatal(SmtpError::Rejected(r)));
                     }
@@ -807,7 +818,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             MailAt::Data => {
                 let reply = got(reply).map_err(fatal)?;
                 if reply.code.is_negative() {
-                    return Err((self.rejected(Stage::Data, &reply), true));
+                    return Err((self.rejected(Stage::Data, reply), true));
                 }
                 self.session.queue_expected(Stage::DataEnd).map_err(fatal)?;
                 m.at = MailAt::Body;
@@ -818,9 +829,9 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 let reply = got(reply).map_err(fatal)?;
                 if reply.code.is_negative() {
                     // The transaction is over either way (RFC 5321 section 4.1.1.4).
-                    return Err((self.rejected(Stage::DataEnd, &reply), false));
+                    return Err((self.rejected(Stage::DataEnd, reply), false));
                 }
-                Ok(Step::Done(Some(reply)))
+                Ok(Step::Done)
             }
             // The RSET after a failure: its outcome does not matter.
             MailAt::Reset(e) => Err((e, false)),
@@ -971,10 +982,10 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 }
 
 /// What the last step produced: the reply, for an exchange.
-type Input = Result<Option<Reply>, SmtpError>;
+type Input<'r> = Result<Option<&'r Reply>, SmtpError>;
 
 /// The reply an exchange produced (`drive` gives one after every [`Step::Exchange`]).
-fn got(reply: Option<Reply>) -> Result<Reply, SmtpError> {
+fn got(reply: Option<&Reply>) -> Result<&Reply, SmtpError> {
     reply.ok_or(SmtpError::SessionUnusable)
 }
 
@@ -990,8 +1001,8 @@ enum Step {
     ReadBody,
     /// Close the transport.
     Close,
-    /// The job is done; the last reply, if it ends with one.
-    Done(Option<Reply>),
+    /// The job is done (with the reply of the last exchange, if it was one).
+    Done,
 }
 
 /// A public operation in progress, as a sans-I/O sequence of steps.
