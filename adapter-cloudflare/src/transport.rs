@@ -314,8 +314,12 @@ impl WorkersTransport {
     ///   [`Security::ImplicitTls`] a failed TLS handshake (an untrusted certificate, or a
     ///   server that does not speak TLS) also ends here, with the same opaque message
     ///   from the runtime.
-    pub async fn connect(host: &str, port: u16, security: Security) -> Result<Self, Error> {
-        Self::connect_with_timeout(host, port, security, Some(DEFAULT_TIMEOUT)).await
+    pub fn connect(
+        host: &str,
+        port: u16,
+        security: Security,
+    ) -> impl Future<Output = Result<Self, Error>> + '_ {
+        Self::connect_with_timeout(host, port, security, Some(DEFAULT_TIMEOUT))
     }
 
     /// [`connect`](Self::connect) with another time limit for every wait for the server

@@ -31,6 +31,7 @@ use crate::error::{
 use crate::reply::{Reply, ReplyCode};
 use crate::session::{Phase, Received, Session};
 use crate::transport::Transport;
+use core::future::Future;
 use embedded_io_async::{Error as _, Read};
 
 /// Default receive buffer: one reply line up to this length (RFC 5321 allows 512).
@@ -208,17 +209,26 @@ impl<T: Transport> SmtpClient<T> {
     /// Connect with the default [`Config`] and default buffer sizes: read the greeting,
     /// say EHLO, and on a plaintext transport upgrade with STARTTLS (required) and say
     /// EHLO again.
-    pub async fn connect(transport: T, ehlo_domain: &str) -> Result<Self, SmtpError> {
-        Self::connect_sized(transport, ehlo_domain, Config::new()).await
+    pub fn connect<'a>(
+        transport: T,
+        ehlo_domain: &'a str,
+    ) -> impl Future<Output = Result<Self, SmtpError>> + 'a
+    where
+        T: 'a,
+    {
+        Self::connect_sized(transport, ehlo_domain, Config::new())
     }
 
     /// Connect with an explicit [`Config`] and default buffer sizes.
-    pub async fn connect_with(
+    pub fn connect_with<'a>(
         transport: T,
-        ehlo_domain: &str,
+        ehlo_domain: &'a str,
         config: Config,
-    ) -> Result<Self, SmtpError> {
-        Self::connect_sized(transport, ehlo_domain, config).await
+    ) -> impl Future<Output = Result<Self, SmtpError>> + 'a
+    where
+        T: 'a,
+    {
+        Self::connect_sized(transport, ehlo_domain, config)
     }
 }
 
@@ -282,29 +292,22 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 
     /// Authenticate with user name and password, choosing the strongest mechanism both
     /// sides support (PLAIN, then LOGIN).
-    pub async fn login(&mut self, user: &str, password: &str) -> Result<(), SmtpError> {
-        let offered = self.session.capabilities().auth_mechanisms();
-        let mech = [Mechanism::Plain, Mechanism::Login]
-            .into_iter()
-            .find(|m| offered.contains(*m));
-        match mech {
-            Some(m) => self.login_with(m, user, password).await,
-            None => {
-                // Policy errors first, as for an explicit mechanism.
-                self.precheck_auth()?;
-                Err(if offered.is_empty() {
-                    SmtpError::ExtensionUnavailable(Extension::Auth)
-                } else {
-                    AuthError::NoCommonMechanism.into()
-                })
-            }
-        }
+    pub fn login<'a>(
+        &'a mut self,
+        user: &'a str,
+        password: &'a str,
+    ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
+        self.auth(None, user, password)
     }
 
     /// Authenticate with XOAUTH2 (an OAuth 2.0 access token, as Gmail and Microsoft 365
     /// expect).
-    pub async fn login_xoauth2(&mut self, user: &str, token: &str) -> Result<(), SmtpError> {
-        self.login_with(Mechanism::XOAuth2, user, token).await
+    pub fn login_xoauth2<'a>(
+        &'a mut self,
+        user: &'a str,
+        token: &'a str,
+    ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
+        self.auth(Some(Mechanism::XOAuth2), user, token)
     }
 
     fn precheck_auth(&self) -> Result<(), SmtpError> {
@@ -318,12 +321,36 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// Authenticate with a chosen mechanism (PLAIN, LOGIN or XOAUTH2).
-    pub async fn login_with(
-        &mut self,
+    pub fn login_with<'a>(
+        &'a mut self,
         mech: Mechanism,
+        user: &'a str,
+        secret: &'a str,
+    ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
+        self.auth(Some(mech), user, secret)
+    }
+
+    /// `login` (no mechanism given: the strongest both sides support) and `login_with`.
+    async fn auth(
+        &mut self,
+        mech: Option<Mechanism>,
         user: &str,
         secret: &str,
     ) -> Result<(), SmtpError> {
+        let offered = self.session.capabilities().auth_mechanisms();
+        let Some(mech) = mech.or_else(|| {
+            [Mechanism::Plain, Mechanism::Login]
+                .into_iter()
+                .find(|m| offered.contains(*m))
+        }) else {
+            // Policy errors first, as for an explicit mechanism.
+            self.precheck_auth()?;
+            return Err(if offered.is_empty() {
+                SmtpError::ExtensionUnavailable(Extension::Auth)
+            } else {
+                AuthError::NoCommonMechanism.into()
+            });
+        };
         self.precheck_auth()?;
         let creds = Credentials::new(user, secret);
         auth::validate(mech, &creds)?;
@@ -354,13 +381,13 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// Send NOOP and wait for 250.
-    pub async fn noop(&mut self) -> Result<Reply, SmtpError> {
-        self.simple(Command::Noop, Stage::Noop).await
+    pub fn noop(&mut self) -> impl Future<Output = Result<Reply, SmtpError>> + '_ {
+        self.simple(Command::Noop, Stage::Noop)
     }
 
     /// Send RSET (abort any transaction) and wait for 250.
-    pub async fn rset(&mut self) -> Result<Reply, SmtpError> {
-        self.simple(Command::Rset, Stage::Rset).await
+    pub fn rset(&mut self) -> impl Future<Output = Result<Reply, SmtpError>> + '_ {
+        self.simple(Command::Rset, Stage::Rset)
     }
 
     async fn simple(&mut self, cmd: Command<'static>, stage: Stage) -> Result<Reply, SmtpError> {
@@ -390,35 +417,44 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 
     /// Send a message given as text (a complete RFC 5322 message: headers, blank line,
     /// body). Line endings may be LF or CRLF; they are sent as CRLF, with dot-stuffing.
-    pub async fn send_mail(
-        &mut self,
-        from: &str,
-        to: &[&str],
-        message: &str,
-    ) -> Result<SendOutcome, SmtpError> {
-        self.send_mail_bytes(from, to, message.as_bytes()).await
+    pub fn send_mail<'a>(
+        &'a mut self,
+        from: &'a str,
+        to: &'a [&'a str],
+        message: &'a str,
+    ) -> impl Future<Output = Result<SendOutcome, SmtpError>> + 'a {
+        self.send(from, to, message.as_bytes())
     }
 
     /// Send a message given as bytes (8-bit content is passed through unchanged).
-    pub async fn send_mail_bytes(
-        &mut self,
-        from: &str,
-        to: &[&str],
-        message: &[u8],
-    ) -> Result<SendOutcome, SmtpError> {
-        let mut source = message;
-        self.send_mail_from_reader(from, to, &mut source).await
+    pub fn send_mail_bytes<'a>(
+        &'a mut self,
+        from: &'a str,
+        to: &'a [&'a str],
+        message: &'a [u8],
+    ) -> impl Future<Output = Result<SendOutcome, SmtpError>> + 'a {
+        self.send(from, to, message)
     }
 
     /// Send a message read from `reader` in chunks, so that a device can send a message
     /// larger than its RAM. If the reader fails, the connection is abandoned before the
     /// end-of-data line, so the server discards the partial message, and the error is
     /// [`SmtpError::BodySource`].
-    pub async fn send_mail_from_reader<R: Read>(
+    pub fn send_mail_from_reader<'a, R: Read>(
+        &'a mut self,
+        from: &'a str,
+        to: &'a [&'a str],
+        reader: &'a mut R,
+    ) -> impl Future<Output = Result<SendOutcome, SmtpError>> + 'a {
+        self.send(from, to, reader)
+    }
+
+    /// The mail transaction behind the three `send_mail*` methods.
+    async fn send<R: Read>(
         &mut self,
         from: &str,
         to: &[&str],
-        reader: &mut R,
+        mut reader: R,
     ) -> Result<SendOutcome, SmtpError> {
         let smtputf8 = self.check_envelope(from, to)?;
         let mut job = Job::Mail(MailJob {
@@ -432,7 +468,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             enc: DataEncoder::new(),
             pos: 0,
         });
-        let reply = self.drive(&mut job, reader).await?;
+        let reply = self.drive(&mut job, &mut reader).await?;
         match (job, reply) {
             (Job::Mail(m), Some(reply)) => Ok(SendOutcome {
                 reply,
@@ -496,7 +532,9 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     // plain synchronous code: they read the last reply, decide, encode the next command
     // into the transmit buffer and say which I/O comes next. One small state machine
     // for all of SMTP keeps the compiled code small (each `.await` in each nested async
-    // fn would add its own states).
+    // fn would add its own states). For the same reason the public methods that only
+    // forward to another (`connect`, `login`, `noop`, `send_mail` ...) are plain functions
+    // returning its future rather than `async fn` wrappers.
 
     /// Run `job` to completion: perform the I/O each step asks for and feed the result
     /// back. Returns the last reply of jobs that end with one.
