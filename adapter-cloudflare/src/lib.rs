@@ -4,6 +4,8 @@
 mod error;
 mod transport;
 
+use core::future::Future;
+
 pub use error::Error;
 pub use transport::{Security, WorkersTransport, DEFAULT_TIMEOUT};
 
@@ -38,7 +40,8 @@ async fn open(
 ) -> Result<SmtpClient<WorkersTransport>, Error> {
     transport::check_port(port)?;
     check_ehlo_domain(ehlo_domain)?;
-    let transport = WorkersTransport::connect(host, port, security).await?;
+    let transport =
+        WorkersTransport::connect_with_timeout(host, port, security, Some(DEFAULT_TIMEOUT)).await?;
     Ok(SmtpClient::connect_with(transport, ehlo_domain, config).await?)
 }
 
@@ -53,12 +56,18 @@ async fn open(
 /// [`Error::PortBlocked`] for port 25, [`Error::Connect`] when the runtime cannot open the
 /// connection (including a failed TLS handshake: the runtime reports it the same way),
 /// [`Error::Smtp`] when the greeting or EHLO fails.
-pub async fn connect_smtps(
-    host: &str,
+pub fn connect_smtps<'a>(
+    host: &'a str,
     port: u16,
-    ehlo_domain: &str,
-) -> Result<SmtpClient<WorkersTransport>, Error> {
-    connect_smtps_with(host, port, ehlo_domain, Config::new()).await
+    ehlo_domain: &'a str,
+) -> impl Future<Output = Result<SmtpClient<WorkersTransport>, Error>> + 'a {
+    open(
+        host,
+        port,
+        ehlo_domain,
+        Security::ImplicitTls,
+        Config::new(),
+    )
 }
 
 /// [`connect_smtps`] with an explicit [`Config`] (its TLS policy does not matter: the
@@ -66,13 +75,13 @@ pub async fn connect_smtps(
 ///
 /// # Errors
 /// As [`connect_smtps`].
-pub async fn connect_smtps_with(
-    host: &str,
+pub fn connect_smtps_with<'a>(
+    host: &'a str,
     port: u16,
-    ehlo_domain: &str,
+    ehlo_domain: &'a str,
     config: Config,
-) -> Result<SmtpClient<WorkersTransport>, Error> {
-    open(host, port, ehlo_domain, Security::ImplicitTls, config).await
+) -> impl Future<Output = Result<SmtpClient<WorkersTransport>, Error>> + 'a {
+    open(host, port, ehlo_domain, Security::ImplicitTls, config)
 }
 
 /// Connect in plaintext (submission, usually port 587), read the greeting, say EHLO,
@@ -89,12 +98,12 @@ pub async fn connect_smtps_with(
 /// [`TlsError::NotOffered`] or [`TlsError::Refused`] when STARTTLS is not available, and
 /// with [`TlsError::Handshake`] when the TLS handshake fails (an untrusted certificate,
 /// for example; the runtime gives no detail, it is in the runtime's log).
-pub async fn connect_smtp_starttls(
-    host: &str,
+pub fn connect_smtp_starttls<'a>(
+    host: &'a str,
     port: u16,
-    ehlo_domain: &str,
-) -> Result<SmtpClient<WorkersTransport>, Error> {
-    connect_smtp_starttls_with(host, port, ehlo_domain, Config::new()).await
+    ehlo_domain: &'a str,
+) -> impl Future<Output = Result<SmtpClient<WorkersTransport>, Error>> + 'a {
+    connect_smtp_starttls_with(host, port, ehlo_domain, Config::new())
 }
 
 /// [`connect_smtp_starttls`] with an explicit [`Config`].
@@ -106,14 +115,14 @@ pub async fn connect_smtp_starttls(
 ///
 /// # Errors
 /// As [`connect_smtp_starttls`].
-pub async fn connect_smtp_starttls_with(
-    host: &str,
+pub fn connect_smtp_starttls_with<'a>(
+    host: &'a str,
     port: u16,
-    ehlo_domain: &str,
+    ehlo_domain: &'a str,
     config: Config,
-) -> Result<SmtpClient<WorkersTransport>, Error> {
+) -> impl Future<Output = Result<SmtpClient<WorkersTransport>, Error>> + 'a {
     let config = config.tls(TlsPolicy::Required);
-    open(host, port, ehlo_domain, Security::StartTls, config).await
+    open(host, port, ehlo_domain, Security::StartTls, config)
 }
 
 /// **Insecure.** Connect in plaintext and never use TLS ([`TlsPolicy::Disabled`]): for a
@@ -127,14 +136,14 @@ pub async fn connect_smtp_starttls_with(
 /// # Errors
 /// [`Error::PortBlocked`] for port 25, [`Error::Connect`] when the runtime cannot open the
 /// connection, [`Error::Smtp`] when the greeting or EHLO/HELO fails.
-pub async fn connect_smtp_plain_insecure(
-    host: &str,
+pub fn connect_smtp_plain_insecure<'a>(
+    host: &'a str,
     port: u16,
-    ehlo_domain: &str,
+    ehlo_domain: &'a str,
     config: Config,
-) -> Result<SmtpClient<WorkersTransport>, Error> {
+) -> impl Future<Output = Result<SmtpClient<WorkersTransport>, Error>> + 'a {
     let config = config.tls(TlsPolicy::Disabled);
-    open(host, port, ehlo_domain, Security::Plaintext, config).await
+    open(host, port, ehlo_domain, Security::Plaintext, config)
 }
 
 #[cfg(test)]

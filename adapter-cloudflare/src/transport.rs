@@ -4,7 +4,7 @@
 use crate::error::Error;
 use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
-use core::task::Poll;
+use core::task::{Context, Poll};
 use core::time::Duration;
 use std::string::{String, ToString};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -211,6 +211,56 @@ enum Op<'a> {
     Flush,
 }
 
+/// One read, write or flush on the socket, within the time limit. One hand-written
+/// future for the three operations and the timer (rather than an `async fn` around a
+/// timed `poll_fn`) keeps a single small poll function in the Worker. The timer
+/// (`setTimeout`) is only started when the socket is not ready at once.
+struct Timed<'t, 'b> {
+    transport: &'t mut WorkersTransport,
+    op: Op<'b>,
+    timer: Option<Delay>,
+}
+
+impl Future for Timed<'_, '_> {
+    type Output = Result<usize, ErrorKind>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        // An empty read or write is answered at once, without touching the socket.
+        if let Op::Read([]) | Op::Write([]) = this.op {
+            return Poll::Ready(Ok(0));
+        }
+        let socket = match this.transport.socket() {
+            Ok(socket) => Pin::new(socket),
+            Err(kind) => return Poll::Ready(Err(kind)),
+        };
+        let polled = match &mut this.op {
+            Op::Read(buf) => {
+                let mut read_buf = ReadBuf::new(buf);
+                socket
+                    .poll_read(cx, &mut read_buf)
+                    .map_ok(|()| read_buf.filled().len())
+            }
+            Op::Write(buf) => socket.poll_write(cx, buf),
+            Op::Flush => socket.poll_flush(cx).map_ok(|()| 0),
+        };
+        let result = match polled {
+            Poll::Ready(result) => Some(result),
+            Poll::Pending => {
+                let Some(limit) = this.transport.timeout else {
+                    return Poll::Pending;
+                };
+                let timer = this.timer.get_or_insert_with(|| Delay::from(limit));
+                if Pin::new(timer).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                None
+            }
+        };
+        Poll::Ready(this.transport.outcome(result))
+    }
+}
+
 /// Why a socket did not open.
 enum NotOpened {
     /// The runtime's message.
@@ -264,8 +314,12 @@ impl WorkersTransport {
     ///   [`Security::ImplicitTls`] a failed TLS handshake (an untrusted certificate, or a
     ///   server that does not speak TLS) also ends here, with the same opaque message
     ///   from the runtime.
-    pub async fn connect(host: &str, port: u16, security: Security) -> Result<Self, Error> {
-        Self::connect_with_timeout(host, port, security, Some(DEFAULT_TIMEOUT)).await
+    pub fn connect(
+        host: &str,
+        port: u16,
+        security: Security,
+    ) -> impl Future<Output = Result<Self, Error>> + '_ {
+        Self::connect_with_timeout(host, port, security, Some(DEFAULT_TIMEOUT))
     }
 
     /// [`connect`](Self::connect) with another time limit for every wait for the server
@@ -350,27 +404,13 @@ impl WorkersTransport {
         }
     }
 
-    /// One read, write or flush, within the time limit. A single function for the three
-    /// (rather than one timed future per operation) keeps one copy of the timer logic in
-    /// the Worker.
-    async fn io(&mut self, mut op: Op<'_>) -> Result<usize, ErrorKind> {
-        let limit = self.timeout;
-        let socket = self.socket()?;
-        let io = poll_fn(|cx| {
-            let socket = Pin::new(&mut *socket);
-            match &mut op {
-                Op::Read(buf) => {
-                    let mut read_buf = ReadBuf::new(buf);
-                    socket
-                        .poll_read(cx, &mut read_buf)
-                        .map_ok(|()| read_buf.filled().len())
-                }
-                Op::Write(buf) => socket.poll_write(cx, buf),
-                Op::Flush => socket.poll_flush(cx).map_ok(|()| 0),
-            }
-        });
-        let result = within(limit, io).await;
-        self.outcome(result)
+    /// One read, write or flush within the time limit.
+    fn timed<'b>(&mut self, op: Op<'b>) -> Timed<'_, 'b> {
+        Timed {
+            transport: self,
+            op,
+            timer: None,
+        }
     }
 
     /// The runtime's message for the latest I/O or upgrade failure, if any. The SMTP
@@ -416,24 +456,18 @@ impl ErrorType for WorkersTransport {
 }
 
 impl Read for WorkersTransport {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        self.io(Op::Read(buf)).await
+    fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = Result<usize, ErrorKind>> {
+        self.timed(Op::Read(buf))
     }
 }
 
 impl Write for WorkersTransport {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        self.io(Op::Write(buf)).await
+    fn write(&mut self, buf: &[u8]) -> impl Future<Output = Result<usize, ErrorKind>> {
+        self.timed(Op::Write(buf))
     }
 
     async fn flush(&mut self) -> Result<(), ErrorKind> {
-        self.io(Op::Flush).await.map(|_| ())
+        self.timed(Op::Flush).await.map(|_| ())
     }
 }
 

@@ -31,6 +31,7 @@ use crate::error::{
 use crate::reply::{Reply, ReplyCode};
 use crate::session::{Phase, Received, Session};
 use crate::transport::Transport;
+use core::future::Future;
 use embedded_io_async::{Error as _, Read};
 
 /// Default receive buffer: one reply line up to this length (RFC 5321 allows 512).
@@ -208,17 +209,26 @@ impl<T: Transport> SmtpClient<T> {
     /// Connect with the default [`Config`] and default buffer sizes: read the greeting,
     /// say EHLO, and on a plaintext transport upgrade with STARTTLS (required) and say
     /// EHLO again.
-    pub async fn connect(transport: T, ehlo_domain: &str) -> Result<Self, SmtpError> {
-        Self::connect_sized(transport, ehlo_domain, Config::new()).await
+    pub fn connect<'a>(
+        transport: T,
+        ehlo_domain: &'a str,
+    ) -> impl Future<Output = Result<Self, SmtpError>> + 'a
+    where
+        T: 'a,
+    {
+        Self::connect_sized(transport, ehlo_domain, Config::new())
     }
 
     /// Connect with an explicit [`Config`] and default buffer sizes.
-    pub async fn connect_with(
+    pub fn connect_with<'a>(
         transport: T,
-        ehlo_domain: &str,
+        ehlo_domain: &'a str,
         config: Config,
-    ) -> Result<Self, SmtpError> {
-        Self::connect_sized(transport, ehlo_domain, config).await
+    ) -> impl Future<Output = Result<Self, SmtpError>> + 'a
+    where
+        T: 'a,
+    {
+        Self::connect_sized(transport, ehlo_domain, config)
     }
 }
 
@@ -251,77 +261,13 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             tx: [0; TX],
             tx_len: 0,
         };
-        let greeting = client.read_reply().await?;
-        if greeting.code != ReplyCode::SERVICE_READY {
-            return Err(client.rejected(Stage::Greeting, &greeting));
-        }
-        client.hello(ehlo_domain).await?;
-        if !client.session.is_encrypted() && client.config.tls != TlsPolicy::Disabled {
-            client.starttls(ehlo_domain).await?;
-        }
+        client
+            .drive(
+                &mut Job::Connect(ehlo_domain, ConnectAt::Greeting),
+                &mut &b""[..],
+            )
+            .await?;
         Ok(client)
-    }
-
-    /// EHLO, with the HELO fallback when EHLO is refused and TLS is not needed.
-    async fn hello(&mut self, domain: &str) -> Result<(), SmtpError> {
-        let reply = self.command(Command::Ehlo(domain)).await?;
-        if reply.code == ReplyCode::OK {
-            return Ok(());
-        }
-        let needs_tls = !self.session.is_encrypted() && self.config.tls == TlsPolicy::Required;
-        if reply.code == ReplyCode::SERVICE_UNAVAILABLE || needs_tls {
-            self.session.close();
-            return Err(self.rejected(Stage::Ehlo, &reply));
-        }
-        let reply = self.command(Command::Helo(domain)).await?;
-        if reply.code != ReplyCode::OK {
-            self.session.close();
-            return Err(self.rejected(Stage::Helo, &reply));
-        }
-        Ok(())
-    }
-
-    /// STARTTLS, the upgrade and the second EHLO, following the policy.
-    async fn starttls(&mut self, domain: &str) -> Result<(), SmtpError> {
-        let required = self.config.tls == TlsPolicy::Required;
-        if !self.session.capabilities().has(Capability::StartTls) {
-            if required {
-                self.session.close();
-                return Err(TlsError::NotOffered.into());
-            }
-            return Ok(());
-        }
-        let reply = self.command(Command::StartTls).await?;
-        if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
-            // The session already closed itself.
-            return Err(self.rejected(Stage::StartTls, &reply));
-        }
-        if reply.code != ReplyCode::SERVICE_READY {
-            if required {
-                self.session.close();
-                return Err(TlsError::Refused(reply.code.get()).into());
-            }
-            return Ok(());
-        }
-        // The session already refused bytes that came with the 220; drop the buffer all
-        // the same so nothing read before the handshake can be used after it.
-        self.rx_len = 0;
-        self.rx.fill(0);
-        if let Err(e) = self.transport.upgrade_to_tls().await {
-            self.session.close();
-            return Err(TlsError::Handshake(e.kind()).into());
-        }
-        if !self.transport.is_encrypted() {
-            self.session.close();
-            return Err(TlsError::NotEncrypted.into());
-        }
-        self.session.tls_established();
-        let reply = self.command(Command::Ehlo(domain)).await?;
-        if reply.code != ReplyCode::OK {
-            self.session.close();
-            return Err(self.rejected(Stage::Ehlo, &reply));
-        }
-        Ok(())
     }
 
     /// The capabilities from the last EHLO.
@@ -346,29 +292,22 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 
     /// Authenticate with user name and password, choosing the strongest mechanism both
     /// sides support (PLAIN, then LOGIN).
-    pub async fn login(&mut self, user: &str, password: &str) -> Result<(), SmtpError> {
-        let offered = self.session.capabilities().auth_mechanisms();
-        let mech = [Mechanism::Plain, Mechanism::Login]
-            .into_iter()
-            .find(|m| offered.contains(*m));
-        match mech {
-            Some(m) => self.login_with(m, user, password).await,
-            None => {
-                // Policy errors first, as for an explicit mechanism.
-                self.precheck_auth()?;
-                Err(if offered.is_empty() {
-                    SmtpError::ExtensionUnavailable(Extension::Auth)
-                } else {
-                    AuthError::NoCommonMechanism.into()
-                })
-            }
-        }
+    pub fn login<'a>(
+        &'a mut self,
+        user: &'a str,
+        password: &'a str,
+    ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
+        self.auth(None, user, password)
     }
 
     /// Authenticate with XOAUTH2 (an OAuth 2.0 access token, as Gmail and Microsoft 365
     /// expect).
-    pub async fn login_xoauth2(&mut self, user: &str, token: &str) -> Result<(), SmtpError> {
-        self.login_with(Mechanism::XOAuth2, user, token).await
+    pub fn login_xoauth2<'a>(
+        &'a mut self,
+        user: &'a str,
+        token: &'a str,
+    ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
+        self.auth(Some(Mechanism::XOAuth2), user, token)
     }
 
     fn precheck_auth(&self) -> Result<(), SmtpError> {
@@ -382,12 +321,36 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// Authenticate with a chosen mechanism (PLAIN, LOGIN or XOAUTH2).
-    pub async fn login_with(
-        &mut self,
+    pub fn login_with<'a>(
+        &'a mut self,
         mech: Mechanism,
+        user: &'a str,
+        secret: &'a str,
+    ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
+        self.auth(Some(mech), user, secret)
+    }
+
+    /// `login` (no mechanism given: the strongest both sides support) and `login_with`.
+    async fn auth(
+        &mut self,
+        mech: Option<Mechanism>,
         user: &str,
         secret: &str,
     ) -> Result<(), SmtpError> {
+        let offered = self.session.capabilities().auth_mechanisms();
+        let Some(mech) = mech.or_else(|| {
+            [Mechanism::Plain, Mechanism::Login]
+                .into_iter()
+                .find(|m| offered.contains(*m))
+        }) else {
+            // Policy errors first, as for an explicit mechanism.
+            self.precheck_auth()?;
+            return Err(if offered.is_empty() {
+                SmtpError::ExtensionUnavailable(Extension::Auth)
+            } else {
+                AuthError::NoCommonMechanism.into()
+            });
+        };
         self.precheck_auth()?;
         let creds = Credentials::new(user, secret);
         auth::validate(mech, &creds)?;
@@ -404,94 +367,585 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 SmtpError::ExtensionUnavailable(Extension::Auth)
             });
         }
-        let result = self.auth_exchange(mech, &creds).await;
+        let mut job = Job::Auth(AuthJob {
+            mech,
+            creds,
+            stream: Base64Stream::single(b""),
+            challenges: 0,
+            at: AuthAt::Start,
+        });
+        let result = self.drive(&mut job, &mut &b""[..]).await;
         // No copy of an encoded secret stays in the transmit buffer.
         self.tx.fill(0);
-        result
+        result.map(|_| ())
     }
 
-    async fn auth_exchange(
+    /// Send NOOP and wait for 250.
+    pub fn noop(&mut self) -> impl Future<Output = Result<Reply, SmtpError>> + '_ {
+        self.simple(Command::Noop, Stage::Noop)
+    }
+
+    /// Send RSET (abort any transaction) and wait for 250.
+    pub fn rset(&mut self) -> impl Future<Output = Result<Reply, SmtpError>> + '_ {
+        self.simple(Command::Rset, Stage::Rset)
+    }
+
+    async fn simple(&mut self, cmd: Command<'static>, stage: Stage) -> Result<Reply, SmtpError> {
+        let reply = self
+            .drive(&mut Job::Simple(cmd, stage), &mut &b""[..])
+            .await?;
+        reply.ok_or(SmtpError::SessionUnusable)
+    }
+
+    /// Send QUIT, wait for the reply, then close the connection with
+    /// [`Transport::close`]. A session that is already closed (after a 421 or a fatal
+    /// error) writes nothing: the transport is only closed.
+    ///
+    /// This takes `&mut self` rather than `self` on purpose: an `async fn` that takes the
+    /// client by value keeps two copies of it (buffers included) in its future.
+    pub async fn quit(&mut self) -> Result<(), SmtpError> {
+        self.drive(&mut Job::Quit(QuitAt::Start), &mut &b""[..])
+            .await
+            .map(|_| ())
+    }
+
+    /// Return the transport (after [`quit`](Self::quit), or to abandon the session
+    /// without QUIT).
+    pub fn into_inner(self) -> T {
+        self.transport
+    }
+
+    /// Send a message given as text (a complete RFC 5322 message: headers, blank line,
+    /// body). Line endings may be LF or CRLF; they are sent as CRLF, with dot-stuffing.
+    pub fn send_mail<'a>(
+        &'a mut self,
+        from: &'a str,
+        to: &'a [&'a str],
+        message: &'a str,
+    ) -> impl Future<Output = Result<SendOutcome, SmtpError>> + 'a {
+        self.send(from, to, message.as_bytes())
+    }
+
+    /// Send a message given as bytes (8-bit content is passed through unchanged).
+    pub fn send_mail_bytes<'a>(
+        &'a mut self,
+        from: &'a str,
+        to: &'a [&'a str],
+        message: &'a [u8],
+    ) -> impl Future<Output = Result<SendOutcome, SmtpError>> + 'a {
+        self.send(from, to, message)
+    }
+
+    /// Send a message read from `reader` in chunks, so that a device can send a message
+    /// larger than its RAM. If the reader fails, the connection is abandoned before the
+    /// end-of-data line, so the server discards the partial message, and the error is
+    /// [`SmtpError::BodySource`].
+    pub fn send_mail_from_reader<'a, R: Read>(
+        &'a mut self,
+        from: &'a str,
+        to: &'a [&'a str],
+        reader: &'a mut R,
+    ) -> impl Future<Output = Result<SendOutcome, SmtpError>> + 'a {
+        self.send(from, to, reader)
+    }
+
+    /// The mail transaction behind the three `send_mail*` methods.
+    async fn send<R: Read>(
         &mut self,
-        mech: Mechanism,
-        creds: &Credentials<'_>,
-    ) -> Result<(), SmtpError> {
-        let mut reply = match mech {
-            Mechanism::Login => self.command(Command::Auth(mech)).await?,
-            Mechanism::XOAuth2 => {
-                self.secret_line(Some(mech), Base64Stream::xoauth2(creds))
-                    .await?
+        from: &str,
+        to: &[&str],
+        mut reader: R,
+    ) -> Result<SendOutcome, SmtpError> {
+        let smtputf8 = self.check_envelope(from, to)?;
+        let mut job = Job::Mail(MailJob {
+            from,
+            to,
+            smtputf8,
+            at: MailAt::Start,
+            rcpt: 0,
+            rejected: 0,
+            first_rejection: None,
+            enc: DataEncoder::new(),
+            pos: 0,
+        });
+        let reply = self.drive(&mut job, &mut reader).await?;
+        match (job, reply) {
+            (Job::Mail(m), Some(reply)) => Ok(SendOutcome {
+                reply,
+                recipients: to.len(),
+                rejected: m.rejected,
+                first_rejection: m.first_rejection,
+            }),
+            _ => Err(SmtpError::SessionUnusable),
+        }
+    }
+
+    /// Validate the whole envelope before anything is written. Returns whether SMTPUTF8
+    /// is needed.
+    fn check_envelope(&self, from: &str, to: &[&str]) -> Result<bool, SmtpError> {
+        if self.session.is_closed() {
+            return Err(SmtpError::SessionUnusable);
+        }
+        if to.is_empty() {
+            return Err(SmtpError::invalid(
+                InputField::Recipients,
+                InvalidReason::Empty,
+            ));
+        }
+        if to.len() > MAX_RECIPIENTS {
+            return Err(SmtpError::invalid(
+                InputField::Recipients,
+                InvalidReason::TooMany(MAX_RECIPIENTS),
+            ));
+        }
+        // The first field that needs SMTPUTF8, if any.
+        let mut needs_utf8 = crate::address::check_mailbox(from, InputField::From, true)?
+            .needs_smtputf8
+            .then_some(InputField::From);
+        let mut needed = 0;
+        for (i, rcpt) in to.iter().enumerate() {
+            let info = crate::address::check_mailbox(rcpt, InputField::To(i), false)?;
+            if info.needs_smtputf8 && needs_utf8.is_none() {
+                needs_utf8 = Some(InputField::To(i));
             }
-            _ => {
-                self.secret_line(Some(mech), Base64Stream::plain(creds))
-                    .await?
+            needed = needed.max(Command::RcptTo(rcpt).encoded_len());
+        }
+        let smtputf8 = needs_utf8.is_some();
+        // Every command line of the transaction must fit the transmit buffer, or the
+        // transaction would stop half-way.
+        needed = needed.max(Command::MailFrom { from, smtputf8 }.encoded_len());
+        if needed > TX {
+            return Err(SmtpError::BufferTooSmall { needed });
+        }
+        if let Some(field) = needs_utf8 {
+            if !self.session.capabilities().has(Capability::SmtpUtf8) {
+                return Err(SmtpError::invalid(field, InvalidReason::NonAscii));
             }
-        };
-        let mut challenges = 0;
-        while reply.code == ReplyCode::AUTH_CHALLENGE {
-            challenges += 1;
-            let limit = match mech {
-                Mechanism::Login => 2,
-                Mechanism::XOAuth2 => 1,
-                _ => 0,
+        }
+        Ok(smtputf8)
+    }
+
+    // ----- the driver ------------------------------------------------------------------
+    //
+    // Every public async method above builds a [`Job`] and hands it to `drive`, the only
+    // loop that awaits anything. The job's steps (`advance` and the `*_step` methods) are
+    // plain synchronous code: they read the last reply, decide, encode the next command
+    // into the transmit buffer and say which I/O comes next. One small state machine
+    // for all of SMTP keeps the compiled code small (each `.await` in each nested async
+    // fn would add its own states). For the same reason the public methods that only
+    // forward to another (`connect`, `login`, `noop`, `send_mail` ...) are plain functions
+    // returning its future rather than `async fn` wrappers.
+
+    /// Run `job` to completion: perform the I/O each step asks for and feed the result
+    /// back. Returns the last reply of jobs that end with one.
+    async fn drive<R: Read>(
+        &mut self,
+        job: &mut Job<'_>,
+        reader: &mut R,
+    ) -> Result<Option<Reply>, SmtpError> {
+        let mut input = Ok(());
+        // The reply of the last exchange (`None` after any other step).
+        let mut last = None;
+        loop {
+            let step = self.advance(job, input.map(|()| last.as_ref()))?;
+            if let Step::Done = step {
+                return Ok(last);
+            }
+            last = None;
+            input = match step {
+                Step::Done => Ok(()),
+                Step::Exchange => match self.flush().await {
+                    Ok(()) => self.read_reply().await.map(|reply| last = Some(reply)),
+                    Err(e) => Err(e),
+                },
+                Step::Send => self.flush().await,
+                Step::Upgrade => match self.transport.upgrade_to_tls().await {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        self.session.close();
+                        Err(TlsError::Handshake(e.kind()).into())
+                    }
+                },
+                Step::ReadBody => match reader.read(&mut self.rx[..RX.min(TX)]).await {
+                    Ok(n) => {
+                        self.rx_len = n;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // Abandon the connection: without the end-of-data line the
+                        // server discards what it received.
+                        self.session.close();
+                        Err(SmtpError::BodySource(e.kind()))
+                    }
+                },
+                Step::Close => self.transport.close().await.map_err(io),
             };
-            if challenges > limit.min(MAX_AUTH_CHALLENGES) {
+        }
+    }
+
+    /// The next step of `job`, given the outcome of the last one.
+    fn advance(&mut self, job: &mut Job<'_>, input: Input<'_>) -> Result<Step, SmtpError> {
+        match job {
+            Job::Connect(domain, at) => self.connect_step(domain, at, input),
+            Job::Auth(a) => self.auth_step(a, input),
+            Job::Simple(cmd, stage) => match input? {
+                None => {
+                    self.queue(*cmd)?;
+                    Ok(Step::Exchange)
+                }
+                Some(reply) if reply.code.is_negative() => Err(self.rejected(*stage, reply)),
+                Some(_) => Ok(Step::Done),
+            },
+            Job::Quit(at) => self.quit_step(at, input),
+            Job::Mail(m) => match self.mail_step(m, input) {
+                Ok(step) => Ok(step),
+                Err((e, reset)) => {
+                    if reset && !self.session.is_closed() && self.queue(Command::Rset).is_ok() {
+                        // Leave the connection ready for the next message; the original
+                        // error is what the caller needs to see.
+                        m.at = MailAt::Reset(e);
+                        return Ok(Step::Exchange);
+                    }
+                    Err(e)
+                }
+            },
+        }
+    }
+
+    /// Greeting, EHLO (HELO fallback), then STARTTLS, the upgrade and the second EHLO as
+    /// the policy demands.
+    fn connect_step(
+        &mut self,
+        domain: &str,
+        at: &mut ConnectAt,
+        input: Input<'_>,
+    ) -> Result<Step, SmtpError> {
+        let reply = input?;
+        let code = reply.as_ref().map(|r| r.code);
+        let required = self.config.tls == TlsPolicy::Required;
+        match *at {
+            // First call: read the greeting.
+            ConnectAt::Greeting if reply.is_none() => return Ok(Step::Exchange),
+            ConnectAt::Greeting => {
+                let greeting = got(reply)?;
+                if greeting.code != ReplyCode::SERVICE_READY {
+                    return Err(self.rejected(Stage::Greeting, greeting));
+                }
+                self.queue(Command::Ehlo(domain))?;
+                *at = ConnectAt::Ehlo;
+                return Ok(Step::Exchange);
+            }
+            ConnectAt::Ehlo if code != Some(ReplyCode::OK) => {
+                let reply = got(reply)?;
+                let needs_tls = !self.session.is_encrypted() && required;
+                if reply.code == ReplyCode::SERVICE_UNAVAILABLE || needs_tls {
+                    self.session.close();
+                    return Err(self.rejected(Stage::Ehlo, reply));
+                }
+                self.queue(Command::Helo(domain))?;
+                *at = ConnectAt::Helo;
+                return Ok(Step::Exchange);
+            }
+            ConnectAt::Helo if code != Some(ReplyCode::OK) => {
+                let reply = got(reply)?;
                 self.session.close();
-                return Err(crate::error::ProtocolViolation::TooManyChallenges.into());
+                return Err(self.rejected(Stage::Helo, reply));
             }
-            let response = match (mech, challenges) {
-                (Mechanism::Login, 1) => Base64Stream::single(creds.user.as_bytes()),
-                (Mechanism::Login, _) => Base64Stream::single(creds.secret.as_bytes()),
-                // XOAUTH2 error challenge: answer with an empty line, the server then
-                // sends the failure reply.
-                _ => Base64Stream::single(b""),
-            };
-            reply = self.secret_line(None, response).await?;
+            ConnectAt::Ehlo | ConnectAt::Helo => {
+                // Hello done: STARTTLS next, following the policy.
+                if self.session.is_encrypted() || self.config.tls == TlsPolicy::Disabled {
+                    return Ok(Step::Done);
+                }
+                if !self.session.capabilities().has(Capability::StartTls) {
+                    if required {
+                        self.session.close();
+                        return Err(TlsError::NotOffered.into());
+                    }
+                    return Ok(Step::Done);
+                }
+                self.queue(Command::StartTls)?;
+                *at = ConnectAt::StartTls;
+                return Ok(Step::Exchange);
+            }
+            ConnectAt::StartTls => {
+                let reply = got(reply)?;
+                if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
+                    // The session already closed itself.
+                    return Err(self.rejected(Stage::StartTls, reply));
+                }
+                if reply.code != ReplyCode::SERVICE_READY {
+                    if required {
+                        self.session.close();
+                        return Err(TlsError::Refused(reply.code.get()).into());
+                    }
+                    return Ok(Step::Done);
+                }
+                // The session already refused bytes that came with the 220; drop the
+                // buffer all the same so nothing read before the handshake can be used
+                // after it.
+                self.rx_len = 0;
+                self.rx.fill(0);
+                *at = ConnectAt::Upgrade;
+                return Ok(Step::Upgrade);
+            }
+            ConnectAt::Upgrade => {
+                if !self.transport.is_encrypted() {
+                    self.session.close();
+                    return Err(TlsError::NotEncrypted.into());
+                }
+                self.session.tls_established();
+                self.queue(Command::Ehlo(domain))?;
+                *at = ConnectAt::EhloOverTls;
+                return Ok(Step::Exchange);
+            }
+            ConnectAt::EhloOverTls => {}
         }
-        if reply.code == ReplyCode::AUTH_SUCCEEDED {
-            return Ok(());
+        let reply = got(reply)?;
+        if reply.code != ReplyCode::OK {
+            self.session.close();
+            return Err(self.rejected(Stage::Ehlo, reply));
         }
-        Err(AuthError::Rejected(self.rejection(Stage::Auth, &reply)).into())
+        Ok(Step::Done)
     }
 
-    /// Write `AUTH MECH <base64>` (with `mech`) or a bare `<base64>` response line,
-    /// streaming the base64 through the transmit buffer, and read the reply.
-    async fn secret_line(
-        &mut self,
-        mech: Option<Mechanism>,
-        mut stream: Base64Stream<'_>,
-    ) -> Result<Reply, SmtpError> {
-        self.session.queue_expected(Stage::Auth)?;
-        #[cfg(feature = "defmt")]
-        defmt::debug!("C: AUTH <redacted>");
-        if let Some(m) = mech {
-            self.stage(b"AUTH ").await?;
-            self.stage(m.name().as_bytes()).await?;
-            self.stage(b" ").await?;
+    /// AUTH: the initial line, then one response line per 334 challenge.
+    fn auth_step(&mut self, a: &mut AuthJob<'_>, input: Input<'_>) -> Result<Step, SmtpError> {
+        let reply = input?;
+        match a.at {
+            AuthAt::Start => {
+                if a.mech == Mechanism::Login {
+                    self.queue(Command::Auth(a.mech))?;
+                    a.at = AuthAt::Reply;
+                    return Ok(Step::Exchange);
+                }
+                a.stream = if a.mech == Mechanism::XOAuth2 {
+                    Base64Stream::xoauth2(&a.creds)
+                } else {
+                    Base64Stream::plain(&a.creds)
+                };
+                self.start_secret_line()?;
+                self.stage(b"AUTH ")?;
+                self.stage(a.mech.name().as_bytes())?;
+                self.stage(b" ")?;
+                a.at = AuthAt::Line;
+            }
+            AuthAt::Line => {}
+            AuthAt::Reply => {
+                let reply = got(reply)?;
+                if reply.code == ReplyCode::AUTH_SUCCEEDED {
+                    return Ok(Step::Done);
+                }
+                if reply.code != ReplyCode::AUTH_CHALLENGE {
+                    return Err(AuthError::Rejected(self.rejection(Stage::Auth, reply)).into());
+                }
+                a.challenges += 1;
+                let limit = match a.mech {
+                    Mechanism::Login => 2,
+                    Mechanism::XOAuth2 => 1,
+                    _ => 0,
+                };
+                if a.challenges > limit.min(MAX_AUTH_CHALLENGES) {
+                    self.session.close();
+                    return Err(crate::error::ProtocolViolation::TooManyChallenges.into());
+                }
+                a.stream = match (a.mech, a.challenges) {
+                    (Mechanism::Login, 1) => Base64Stream::single(a.creds.user.as_bytes()),
+                    (Mechanism::Login, _) => Base64Stream::single(a.creds.secret.as_bytes()),
+                    // XOAUTH2 error challenge: answer with an empty line, the server then
+                    // sends the failure reply.
+                    _ => Base64Stream::single(b""),
+                };
+                self.start_secret_line()?;
+                a.at = AuthAt::Line;
+            }
         }
+        // Stream the base64 through the transmit buffer, sending it whenever it fills.
         loop {
             if TX - self.tx_len < ENCODED_BLOCK {
-                self.flush().await?;
+                return Ok(Step::Send);
             }
-            let n = stream.next_block(&mut self.tx[self.tx_len..]);
+            let n = a.stream.next_block(&mut self.tx[self.tx_len..]);
             if n == 0 {
                 break;
             }
             self.tx_len += n;
         }
-        self.stage(b"\r\n").await?;
-        self.flush().await?;
-        self.read_reply().await
+        // At least ENCODED_BLOCK bytes of room are left.
+        self.stage(b"\r\n")?;
+        a.at = AuthAt::Reply;
+        Ok(Step::Exchange)
     }
 
-    /// Append bytes to the transmit buffer, flushing when full.
-    async fn stage(&mut self, bytes: &[u8]) -> Result<(), SmtpError> {
-        for chunk in bytes.chunks(TX) {
-            if TX - self.tx_len < chunk.len() {
-                self.flush().await?;
+    /// Queue the reply to a line of the AUTH exchange (the line is staged by the caller).
+    fn start_secret_line(&mut self) -> Result<(), SmtpError> {
+        self.session.queue_expected(Stage::Auth)?;
+        #[cfg(feature = "defmt")]
+        defmt::debug!("C: AUTH <redacted>");
+        Ok(())
+    }
+
+    /// QUIT (unless the session is closed already), then close the transport.
+    fn quit_step(&mut self, at: &mut QuitAt, input: Input<'_>) -> Result<Step, SmtpError> {
+        let result = match *at {
+            QuitAt::Start if self.session.is_closed() => Ok(()),
+            QuitAt::Start => match self.queue(Command::Quit) {
+                Ok(()) => {
+                    *at = QuitAt::Reply;
+                    return Ok(Step::Exchange);
+                }
+                Err(e) => Err(e),
+            },
+            QuitAt::Reply => match input {
+                Ok(Some(reply)) if reply.code.is_negative() => {
+                    Err(self.rejected(Stage::Quit, reply))
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            },
+            // The reply's verdict first, then the transport's.
+            QuitAt::Close(result) => return result.and(input).map(|_| Step::Done),
+        };
+        // Whatever the reply, the session is over.
+        self.session.close();
+        *at = QuitAt::Close(result);
+        Ok(Step::Close)
+    }
+
+    /// One mail transaction. On error, the flag says whether RSET should follow.
+    fn mail_step(
+        &mut self,
+        m: &mut MailJob<'_>,
+        input: Input<'_>,
+    ) -> Result<Step, (SmtpError, bool)> {
+        // RSET follows every failure that leaves the session open, except a verdict on
+        // the end of data, which ends the transaction by itself.
+        let fatal = |e| (e, true);
+        let reply = input.map_err(fatal)?;
+        match m.at {
+            MailAt::Start => {
+                if self.session.phase() != Phase::Ready {
+                    return Err((SmtpError::SessionUnusable, false));
+                }
+                let (from, smtputf8) = (m.from, m.smtputf8);
+                self.queue(Command::MailFrom { from, smtputf8 })
+                    .map_err(fatal)?;
+                m.at = MailAt::MailFrom;
+                Ok(Step::Exchange)
             }
-            self.tx[self.tx_len..self.tx_len + chunk.len()].copy_from_slice(chunk);
-            self.tx_len += chunk.len();
+            MailAt::MailFrom => {
+                let reply = got(reply).map_err(fatal)?;
+                if reply.code.is_negative() {
+                    return Err((self.rejected(Stage::MailFrom, reply), true));
+                }
+                m.at = MailAt::RcptTo;
+                self.next_rcpt(m).map_err(fatal)
+            }
+            MailAt::RcptTo => {
+                let reply = got(reply).map_err(fatal)?;
+                if reply.code.is_negative() {
+                    let r = self.rejection(Stage::RcptTo, reply);
+                    if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
+                        return Err(fatal(SmtpError::Rejected(r)));
+                    }
+                    m.rejected |= 1 << m.rcpt;
+                    m.first_rejection.get_or_insert(r);
+                }
+                m.rcpt += 1;
+                self.next_rcpt(m).map_err(fatal)
+            }
+            MailAt::Data => {
+                let reply = got(reply).map_err(fatal)?;
+                if reply.code.is_negative() {
+                    return Err((self.rejected(Stage::Data, reply), true));
+                }
+                self.session.queue_expected(Stage::DataEnd).map_err(fatal)?;
+                m.at = MailAt::Body;
+                Ok(Step::ReadBody)
+            }
+            MailAt::Body => Ok(self.body_step(m)),
+            MailAt::DataEnd => {
+                let reply = got(reply).map_err(fatal)?;
+                if reply.code.is_negative() {
+                    // The transaction is over either way (RFC 5321 section 4.1.1.4).
+                    return Err((self.rejected(Stage::DataEnd, reply), false));
+                }
+                Ok(Step::Done)
+            }
+            // The RSET after a failure: its outcome does not matter.
+            MailAt::Reset(e) => Err((e, false)),
         }
+    }
+
+    /// RCPT TO for the next recipient, or DATA after the last one.
+    fn next_rcpt(&mut self, m: &mut MailJob<'_>) -> Result<Step, SmtpError> {
+        if let Some(rcpt) = m.to.get(m.rcpt) {
+            self.queue(Command::RcptTo(rcpt))?;
+            return Ok(Step::Exchange);
+        }
+        let rejected = m.rejected.count_ones() as usize;
+        if let Some(first) = m.first_rejection {
+            if rejected == m.to.len() || self.config.require_all_recipients {
+                return Err(SmtpError::RecipientsRejected {
+                    rejected,
+                    total: m.to.len(),
+                    first,
+                });
+            }
+        }
+        self.queue(Command::Data)?;
+        m.at = MailAt::Data;
+        Ok(Step::Exchange)
+    }
+
+    /// Encode the chunk of the body in the receive buffer (idle while the body is sent)
+    /// through the DATA encoder; at the end of the body, the end-of-data line.
+    fn body_step(&mut self, m: &mut MailJob<'_>) -> Step {
+        if self.rx_len == 0 {
+            // The reader is exhausted.
+            if TX - self.tx_len < FINISH_MAX {
+                return Step::Send;
+            }
+            // Room for the terminator was made just above (TX >= 64).
+            let n = m.enc.finish(&mut self.tx[self.tx_len..]).unwrap_or(0);
+            self.tx_len += n;
+            m.at = MailAt::DataEnd;
+            return Step::Exchange;
+        }
+        while m.pos < self.rx_len {
+            if TX - self.tx_len < 2 {
+                return Step::Send;
+            }
+            let (used, written) = m
+                .enc
+                .encode(&self.rx[m.pos..self.rx_len], &mut self.tx[self.tx_len..]);
+            self.tx_len += written;
+            m.pos += used;
+        }
+        m.pos = 0;
+        self.rx_len = 0;
+        Step::ReadBody
+    }
+
+    // ----- the I/O primitives and buffers ------------------------------------------------
+
+    /// Append bytes to the transmit buffer (the caller made room).
+    fn stage(&mut self, bytes: &[u8]) -> Result<(), SmtpError> {
+        let end = self.tx_len + bytes.len();
+        let Some(dst) = self.tx.get_mut(self.tx_len..end) else {
+            return Err(SmtpError::BufferTooSmall { needed: end });
+        };
+        dst.copy_from_slice(bytes);
+        self.tx_len = end;
+        Ok(())
+    }
+
+    /// Encode one command into the transmit buffer.
+    fn queue(&mut self, cmd: Command<'_>) -> Result<(), SmtpError> {
+        // Only the command's name is logged: arguments may be personal data.
+        #[cfg(feature = "defmt")]
+        defmt::debug!("C: {}", crate::session::stage_of(&cmd));
+        let n = self.session.encode(cmd, &mut self.tx[self.tx_len..])?;
+        self.tx_len += n;
         Ok(())
     }
 
@@ -510,33 +964,6 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             self.session.close();
         }
         result
-    }
-
-    /// Encode one command, send it and read its reply.
-    async fn command(&mut self, cmd: Command<'_>) -> Result<Reply, SmtpError> {
-        self.queue(cmd).await?;
-        self.flush().await?;
-        self.read_reply().await
-    }
-
-    /// Encode one command into the transmit buffer (flushing first if it does not fit).
-    async fn queue(&mut self, cmd: Command<'_>) -> Result<(), SmtpError> {
-        // Only the command's name is logged: arguments may be personal data.
-        #[cfg(feature = "defmt")]
-        defmt::debug!("C: {}", crate::session::stage_of(&cmd));
-        match self.session.encode(cmd, &mut self.tx[self.tx_len..]) {
-            Ok(n) => {
-                self.tx_len += n;
-                Ok(())
-            }
-            Err(SmtpError::BufferTooSmall { .. }) if self.tx_len > 0 => {
-                self.flush().await?;
-                let n = self.session.encode(cmd, &mut self.tx)?;
-                self.tx_len = n;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
     }
 
     /// Read until the session completes one reply.
@@ -590,243 +1017,106 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     fn rejected(&self, stage: Stage, reply: &Reply) -> SmtpError {
         SmtpError::Rejected(self.rejection(stage, reply))
     }
+}
 
-    /// Send NOOP and wait for 250.
-    pub async fn noop(&mut self) -> Result<Reply, SmtpError> {
-        self.simple(Command::Noop, Stage::Noop).await
-    }
+/// What the last step produced: the reply, for an exchange.
+type Input<'r> = Result<Option<&'r Reply>, SmtpError>;
 
-    /// Send RSET (abort any transaction) and wait for 250.
-    pub async fn rset(&mut self) -> Result<Reply, SmtpError> {
-        self.simple(Command::Rset, Stage::Rset).await
-    }
+/// The reply an exchange produced (`drive` gives one after every [`Step::Exchange`]).
+fn got(reply: Option<&Reply>) -> Result<&Reply, SmtpError> {
+    reply.ok_or(SmtpError::SessionUnusable)
+}
 
-    async fn simple(&mut self, cmd: Command<'_>, stage: Stage) -> Result<Reply, SmtpError> {
-        let reply = self.command(cmd).await?;
-        if reply.code.is_negative() {
-            return Err(self.rejected(stage, &reply));
-        }
-        Ok(reply)
-    }
+/// The I/O a job asks [`SmtpClient::drive`] for next.
+enum Step {
+    /// Write the transmit buffer, then read one complete reply.
+    Exchange,
+    /// Write the transmit buffer (it is full) and come back.
+    Send,
+    /// Upgrade the transport to TLS.
+    Upgrade,
+    /// Read the next chunk of the body into the receive buffer (`rx_len` = its length).
+    ReadBody,
+    /// Close the transport.
+    Close,
+    /// The job is done (with the reply of the last exchange, if it was one).
+    Done,
+}
 
-    /// Send QUIT, wait for the reply, then close the connection with
-    /// [`Transport::close`]. A session that is already closed (after a 421 or a fatal
-    /// error) writes nothing: the transport is only closed.
-    ///
-    /// This takes `&mut self` rather than `self` on purpose: an `async fn` that takes the
-    /// client by value keeps two copies of it (buffers included) in its future.
-    pub async fn quit(&mut self) -> Result<(), SmtpError> {
-        let result = if self.session.is_closed() {
-            Ok(())
-        } else {
-            match self.command(Command::Quit).await {
-                Ok(reply) if reply.code.is_negative() => Err(self.rejected(Stage::Quit, &reply)),
-                Ok(_) => Ok(()),
-                Err(e) => Err(e),
-            }
-        };
-        // Whatever the reply, the session is over.
-        self.session.close();
-        let closed = self.transport.close().await.map_err(io);
-        result.and(closed)
-    }
+/// A public operation in progress, as a sans-I/O sequence of steps.
+enum Job<'a> {
+    /// `connect`: the EHLO domain and where the dialogue stands.
+    Connect(&'a str, ConnectAt),
+    /// `login_with`.
+    Auth(AuthJob<'a>),
+    /// `noop`, `rset`: one command; a negative reply is an error for this stage.
+    Simple(Command<'static>, Stage),
+    /// `quit`.
+    Quit(QuitAt),
+    /// `send_mail*`.
+    Mail(MailJob<'a>),
+}
 
-    /// Return the transport (after [`quit`](Self::quit), or to abandon the session
-    /// without QUIT).
-    pub fn into_inner(self) -> T {
-        self.transport
-    }
+/// Where `connect` stands: the reply it waits for.
+#[derive(Clone, Copy)]
+enum ConnectAt {
+    Greeting,
+    Ehlo,
+    Helo,
+    StartTls,
+    /// The TLS handshake.
+    Upgrade,
+    EhloOverTls,
+}
 
-    /// Send a message given as text (a complete RFC 5322 message: headers, blank line,
-    /// body). Line endings may be LF or CRLF; they are sent as CRLF, with dot-stuffing.
-    pub async fn send_mail(
-        &mut self,
-        from: &str,
-        to: &[&str],
-        message: &str,
-    ) -> Result<SendOutcome, SmtpError> {
-        self.send_mail_bytes(from, to, message.as_bytes()).await
-    }
+struct AuthJob<'a> {
+    mech: Mechanism,
+    creds: Credentials<'a>,
+    /// The base64 of the line being written.
+    stream: Base64Stream<'a>,
+    challenges: usize,
+    at: AuthAt,
+}
 
-    /// Send a message given as bytes (8-bit content is passed through unchanged).
-    pub async fn send_mail_bytes(
-        &mut self,
-        from: &str,
-        to: &[&str],
-        message: &[u8],
-    ) -> Result<SendOutcome, SmtpError> {
-        let mut source = message;
-        self.send_mail_from_reader(from, to, &mut source).await
-    }
+#[derive(Clone, Copy)]
+enum AuthAt {
+    Start,
+    /// Writing a line.
+    Line,
+    /// Waiting for the reply to a line.
+    Reply,
+}
 
-    /// Send a message read from `reader` in chunks, so that a device can send a message
-    /// larger than its RAM. If the reader fails, the connection is abandoned before the
-    /// end-of-data line, so the server discards the partial message, and the error is
-    /// [`SmtpError::BodySource`].
-    pub async fn send_mail_from_reader<R: Read>(
-        &mut self,
-        from: &str,
-        to: &[&str],
-        reader: &mut R,
-    ) -> Result<SendOutcome, SmtpError> {
-        let smtputf8 = self.check_envelope(from, to)?;
-        match self.transaction(from, to, smtputf8, reader).await {
-            Ok(outcome) => Ok(outcome),
-            Err((e, reset)) => {
-                if reset && !self.session.is_closed() {
-                    // Leave the connection ready for the next message; the original
-                    // error is what the caller needs to see.
-                    let _ = self.rset().await;
-                }
-                Err(e)
-            }
-        }
-    }
+#[derive(Clone, Copy)]
+enum QuitAt {
+    Start,
+    Reply,
+    /// Closing the transport, with the verdict on QUIT.
+    Close(Result<(), SmtpError>),
+}
 
-    /// Validate the whole envelope before anything is written. Returns whether SMTPUTF8
-    /// is needed.
-    fn check_envelope(&self, from: &str, to: &[&str]) -> Result<bool, SmtpError> {
-        if self.session.is_closed() {
-            return Err(SmtpError::SessionUnusable);
-        }
-        if to.is_empty() {
-            return Err(SmtpError::invalid(
-                InputField::Recipients,
-                InvalidReason::Empty,
-            ));
-        }
-        if to.len() > MAX_RECIPIENTS {
-            return Err(SmtpError::invalid(
-                InputField::Recipients,
-                InvalidReason::TooMany(MAX_RECIPIENTS),
-            ));
-        }
-        // The first field that needs SMTPUTF8, if any.
-        let mut needs_utf8 = crate::address::check_mailbox(from, InputField::From, true)?
-            .needs_smtputf8
-            .then_some(InputField::From);
-        let mut needed = 0;
-        for (i, rcpt) in to.iter().enumerate() {
-            let info = crate::address::check_mailbox(rcpt, InputField::To(i), false)?;
-            if info.needs_smtputf8 && needs_utf8.is_none() {
-                needs_utf8 = Some(InputField::To(i));
-            }
-            needed = needed.max(Command::RcptTo(rcpt).encoded_len());
-        }
-        let smtputf8 = needs_utf8.is_some();
-        // Every command line of the transaction must fit the transmit buffer, or the
-        // transaction would stop half-way.
-        needed = needed.max(Command::MailFrom { from, smtputf8 }.encoded_len());
-        if needed > TX {
-            return Err(SmtpError::BufferTooSmall { needed });
-        }
-        if let Some(field) = needs_utf8 {
-            if !self.session.capabilities().has(Capability::SmtpUtf8) {
-                return Err(SmtpError::invalid(field, InvalidReason::NonAscii));
-            }
-        }
-        Ok(smtputf8)
-    }
+struct MailJob<'a> {
+    from: &'a str,
+    to: &'a [&'a str],
+    smtputf8: bool,
+    at: MailAt,
+    /// The recipient whose RCPT TO was sent last.
+    rcpt: usize,
+    rejected: u128,
+    first_rejection: Option<Rejection>,
+    enc: DataEncoder,
+    /// How much of the body chunk in the receive buffer is encoded.
+    pos: usize,
+}
 
-    /// One mail transaction. On error, the flag says whether RSET should follow.
-    async fn transaction<R: Read>(
-        &mut self,
-        from: &str,
-        to: &[&str],
-        smtputf8: bool,
-        reader: &mut R,
-    ) -> Result<SendOutcome, (SmtpError, bool)> {
-        // RSET follows every failure that leaves the session open, except a verdict on
-        // the end of data, which ends the transaction by itself.
-        let fatal = |e| (e, true);
-        if self.session.phase() != Phase::Ready {
-            return Err((SmtpError::SessionUnusable, false));
-        }
-        let reply = self
-            .command(Command::MailFrom { from, smtputf8 })
-            .await
-            .map_err(fatal)?;
-        if reply.code.is_negative() {
-            return Err((self.rejected(Stage::MailFrom, &reply), true));
-        }
-        let mut rejected: u128 = 0;
-        let mut first_rejection = None;
-        for (i, rcpt) in to.iter().enumerate() {
-            let reply = self.command(Command::RcptTo(rcpt)).await.map_err(fatal)?;
-            if reply.code.is_negative() {
-                let r = self.rejection(Stage::RcptTo, &reply);
-                if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
-                    return Err(fatal(SmtpError::Rejected(r)));
-                }
-                rejected |= 1 << i;
-                first_rejection.get_or_insert(r);
-            }
-        }
-        let rejected_count = rejected.count_ones() as usize;
-        if let Some(first) = first_rejection {
-            if rejected_count == to.len() || self.config.require_all_recipients {
-                return Err((
-                    SmtpError::RecipientsRejected {
-                        rejected: rejected_count,
-                        total: to.len(),
-                        first,
-                    },
-                    true,
-                ));
-            }
-        }
-        let reply = self.command(Command::Data).await.map_err(fatal)?;
-        if reply.code.is_negative() {
-            return Err((self.rejected(Stage::Data, &reply), true));
-        }
-        self.body(reader).await.map_err(fatal)?;
-        let reply = self.read_reply().await.map_err(fatal)?;
-        if reply.code.is_negative() {
-            // The transaction is over either way (RFC 5321 section 4.1.1.4).
-            return Err((self.rejected(Stage::DataEnd, &reply), false));
-        }
-        Ok(SendOutcome {
-            reply,
-            recipients: to.len(),
-            rejected,
-            first_rejection,
-        })
-    }
-
-    /// Stream the body through the DATA encoder, then the end-of-data line. The receive
-    /// buffer (idle while the body is sent) stages the reader's chunks.
-    async fn body<R: Read>(&mut self, reader: &mut R) -> Result<(), SmtpError> {
-        self.session.queue_expected(Stage::DataEnd)?;
-        let mut enc = DataEncoder::new();
-        let chunk = RX.min(TX);
-        loop {
-            let n = match reader.read(&mut self.rx[..chunk]).await {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    // Abandon the connection: without the end-of-data line the server
-                    // discards what it received.
-                    self.session.close();
-                    return Err(SmtpError::BodySource(e.kind()));
-                }
-            };
-            let mut pos = 0;
-            while pos < n {
-                if TX - self.tx_len < 2 {
-                    self.flush().await?;
-                }
-                let (used, written) = enc.encode(&self.rx[pos..n], &mut self.tx[self.tx_len..]);
-                self.tx_len += written;
-                pos += used;
-            }
-        }
-        self.rx_len = 0;
-        if TX - self.tx_len < FINISH_MAX {
-            self.flush().await?;
-        }
-        // Room for the terminator was made just above (TX >= 64).
-        let n = enc.finish(&mut self.tx[self.tx_len..]).unwrap_or(0);
-        self.tx_len += n;
-        self.flush().await
-    }
+#[derive(Clone, Copy)]
+enum MailAt {
+    Start,
+    MailFrom,
+    RcptTo,
+    Data,
+    Body,
+    DataEnd,
+    /// RSET after a failure; the error to report.
+    Reset(SmtpError),
 }
