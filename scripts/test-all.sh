@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, for a newcomer on a fresh machine and for CI (.ci/run calls it).
 # Installs what it needs (Rust targets, cargo tools cached in ~/.cache/wasm-smtp-tools,
-# workerd from npm, aiosmtpd from PyPI, Postfix's smtp-sink from Debian) and starts every
-# server its tests use, on loopback only.
+# workerd from npm, aiosmtpd from PyPI, Postfix from Debian) and starts every server its
+# tests use, on loopback only. Needs root (Postfix, apt).
 #
 #   bash scripts/test-all.sh
 #
@@ -33,7 +33,10 @@ bash adapter-cloudflare/examples/worker/build.sh
 step "Workers end to end: workerd + aiosmtpd (STARTTLS, implicit TLS) + smtp-sink on loopback"
 bash e2e/run.sh adapter-cloudflare/examples/worker/build
 
-step "unit, transcript and doc tests"
+step "interoperability: tokio adapter against aiosmtpd, smtp-sink fault knobs and Postfix smtpd"
+bash interop/run.sh
+
+step "unit, transcript, loopback, command-line and doc tests"
 cargo test --workspace
 
 step "done"
