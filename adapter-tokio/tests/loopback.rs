@@ -259,6 +259,32 @@ async fn a_silent_server_times_out() {
     server.abort();
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_tls_handshake_that_never_completes_times_out() {
+    // Accepts the TCP connection and never answers the ClientHello.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0; 4096];
+        while s.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    });
+    let options = Options::new().tls_timeout(Duration::from_secs(9));
+    let err = connect_smtps_with("localhost", port, EHLO, &options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TlsTimeout(d) if d == Duration::from_secs(9)),
+        "{err:?}"
+    );
+    assert!(err.is_tls() && err.is_transient());
+    assert_eq!(
+        err.to_string(),
+        "TLS handshake with the SMTP server did not finish within 9s"
+    );
+    server.abort();
+}
+
 #[tokio::test]
 async fn bytes_injected_after_the_starttls_reply_never_reach_the_tls_session() {
     // A hand-written server that answers STARTTLS with 220 and, in the same write, a
