@@ -30,7 +30,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 seconds="${FUZZ_SECONDS:-20}"
 mode="${FUZZ_MODE:-auto}"
-all_targets=(reply_parser reply_parser_split data_encoder session)
+all_targets=(reply_parser reply_parser_split data_encoder session command_encoding whole_session)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 case "$seconds" in

@@ -11,10 +11,17 @@
 //! | [`reply_parser_split`] | feeding the input in fragments gives the same lines, errors and leftover as feeding it whole |
 //! | [`data_encoder`] | `DataEncoder` output is the same for every chunking and output room, is valid DATA, and un-stuffs to the normalized input |
 //! | [`session`] | `Session::receive` over arbitrary server bytes with a client pipelining commands: no panic, progress, closed after any error |
+//! | [`command_encoding`] | every command and AUTH response with fuzzer-chosen arguments: a validation error, or one line ending in its only CRLF, as long as `encoded_len` says |
+//! | [`whole_session`] | the async `SmtpClient` (connect, login, send, quit) over a transport serving fuzzer bytes in fuzzer-chosen reads: no panic, progress, no I/O after a failure, nothing written once closed, `Ok` only after the end of data, no secret in plaintext |
 
 #![forbid(unsafe_code)]
 
+mod command_encoding;
 pub mod smoke;
+mod whole_session;
+
+pub use command_encoding::command_encoding;
+pub use whole_session::whole_session;
 
 use wasm_smtp_core::capabilities::Mechanism;
 use wasm_smtp_core::command::Command;
@@ -33,6 +40,8 @@ pub const TARGETS: &[Target] = &[
     ("reply_parser_split", reply_parser_split),
     ("data_encoder", data_encoder),
     ("session", session),
+    ("command_encoding", command_encoding),
+    ("whole_session", whole_session),
 ];
 
 /// Line limit used by the reply targets: the RFC minimum, so that over-long lines are
