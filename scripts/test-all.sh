@@ -36,6 +36,12 @@ bash e2e/run.sh adapter-cloudflare/examples/worker/build
 step "interoperability: tokio adapter against aiosmtpd, smtp-sink fault knobs and Postfix smtpd"
 bash interop/run.sh
 
+step "embedded: Cortex-M firmware on embassy-net + embedded-tls links; flash and RAM figures"
+bash adapter-embassy/firmware/run.sh
+
+step "embedded: embassy-net + embedded-tls on a TAP device delivers to aiosmtpd (netns, 169.254.77.0/24)"
+bash adapter-embassy/tap/run.sh
+
 step "unit, transcript, loopback, command-line and doc tests"
 cargo test --workspace
 
