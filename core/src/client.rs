@@ -1219,14 +1219,17 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 }
 
-/// Where the text of the last line of a complete reply lies in `reply` (which ends with
-/// that line's CRLF).
+/// Where the text of the last line of a complete 334 reply lies in `reply` (which ends
+/// with that line's CRLF): after the code and its separator. (A 3xx line never carries an
+/// enhanced status code, whose class is 2, 4 or 5.)
 fn last_line_text(reply: &[u8]) -> Option<core::ops::Range<usize>> {
     let end = reply.len().checked_sub(2)?;
-    let body = reply.get(..end)?;
-    let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let line = crate::reply::parse_line(body.get(start..)?).ok()?;
-    Some(end - line.text.len()..end)
+    let start = reply
+        .get(..end)?
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    Some((start + 4).min(end)..end)
 }
 
 /// The automatic choice of [`SmtpClient::login`] and [`SmtpClient::login_with_nonce`]:
