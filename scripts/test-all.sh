@@ -18,11 +18,15 @@ rustup target add wasm32-unknown-unknown thumbv7em-none-eabihf
 step "core builds for no_std targets; adapter for the Workers target"
 cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf
 cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --features defmt
+cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --features auth-scram,auth-cram-md5
 cargo build -p wasm-smtp-core --target wasm32-unknown-unknown --release
+cargo build -p wasm-smtp-core --target wasm32-unknown-unknown --release --features auth-scram,auth-cram-md5
 cargo build -p wasm-smtp-cloudflare --target wasm32-unknown-unknown --release
 
 step "no-alloc link check (thumbv7em binary driving a full session)"
 bash nostd-check/run.sh
+NOSTD_CHECK_FEATURES=scram bash nostd-check/run.sh
+NOSTD_CHECK_FEATURES=cram-md5 bash nostd-check/run.sh
 
 step "fuzz: every target for a short bounded time"
 FUZZ_INSTALL=1 FUZZ_SECONDS="${FUZZ_SECONDS:-15}" bash fuzz/run.sh
@@ -44,5 +48,8 @@ bash adapter-embassy/tap/run.sh
 
 step "unit, transcript, loopback, command-line and doc tests"
 cargo test --workspace
+# The core alone: its default build, and every AUTH feature (CRAM-MD5 tests need it).
+cargo test -p wasm-smtp-core
+cargo test -p wasm-smtp-core --all-features
 
 step "done"

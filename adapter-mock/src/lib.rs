@@ -107,6 +107,7 @@ use std::task::Wake;
 
 mod handle;
 mod mock;
+mod sasl;
 mod script;
 mod text;
 mod transcript;
@@ -116,6 +117,7 @@ mod tests;
 
 pub use handle::MockHandle;
 pub use mock::{MockError, MockTransport};
+pub use sasl::{cram_md5_response, ScramExchange};
 pub use script::{Script, SERVER_NAME};
 pub use transcript::Entry;
 

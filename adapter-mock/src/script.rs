@@ -427,6 +427,58 @@ impl Script {
         })
     }
 
+    /// `AUTH OAUTHBEARER` with an initial response (RFC 7628, without `host` and
+    /// `port`): writes
+    /// `AUTH OAUTHBEARER {base64("n,a={user},\x01auth=Bearer {token}\x01\x01")}\r\n`
+    /// (the user escaped as a `saslname`), then reads
+    /// `235 2.7.0 Authentication successful\r\n`.
+    pub fn auth_oauthbearer(self, user: &str, token: &str) -> Self {
+        let user = user.replace('=', "=3D").replace(',', "=2C");
+        let response = base64(format!("n,a={user},\x01auth=Bearer {token}\x01\x01").as_bytes());
+        self.helper(".auth_oauthbearer(..)".to_owned(), |s| {
+            s.write(format!("AUTH OAUTHBEARER {response}\r\n"))
+                .read("235 2.7.0 Authentication successful\r\n")
+        })
+    }
+
+    /// `AUTH CRAM-MD5` (RFC 2195): writes `AUTH CRAM-MD5\r\n`, reads
+    /// `334 {base64(challenge)}\r\n`, writes the base64 of
+    /// [`cram_md5_response`](crate::cram_md5_response), then reads
+    /// `235 2.7.0 Authentication successful\r\n`.
+    pub fn auth_cram_md5(self, user: &str, password: &str, challenge: &str) -> Self {
+        let response = base64(crate::cram_md5_response(user, password, challenge).as_bytes());
+        let challenge = base64(challenge.as_bytes());
+        self.helper(".auth_cram_md5(..)".to_owned(), |s| {
+            s.write("AUTH CRAM-MD5\r\n")
+                .read(format!("334 {challenge}\r\n"))
+                .write(format!("{response}\r\n"))
+                .read("235 2.7.0 Authentication successful\r\n")
+        })
+    }
+
+    /// A whole `AUTH SCRAM-SHA-256` exchange (RFC 7677) as a correct server runs it: the
+    /// client-first message as initial response, `334` server-first, the client-final
+    /// message, `334` server-final (`v=`), an empty line, then
+    /// `235 2.7.0 Authentication successful\r\n`. See [`ScramExchange`](crate::ScramExchange)
+    /// for the messages, to script servers that misbehave.
+    pub fn auth_scram(self, exchange: &crate::ScramExchange) -> Self {
+        let b = |m: &str| base64(m.as_bytes());
+        let (cf, sf, cfin, sfin) = (
+            b(&exchange.client_first),
+            b(&exchange.server_first),
+            b(&exchange.client_final),
+            b(&exchange.server_final),
+        );
+        self.helper(".auth_scram(..)".to_owned(), |s| {
+            s.write(format!("AUTH SCRAM-SHA-256 {cf}\r\n"))
+                .read(format!("334 {sf}\r\n"))
+                .write(format!("{cfin}\r\n"))
+                .read(format!("334 {sfin}\r\n"))
+                .write("\r\n")
+                .read("235 2.7.0 Authentication successful\r\n")
+        })
+    }
+
     /// `MAIL FROM`: writes `MAIL FROM:<{address}>\r\n`, then reads `250 2.1.0 Ok\r\n`.
     /// For parameters (`SIZE=`, `BODY=`, `SMTPUTF8`) use [`command`](Script::command)
     /// or raw steps.

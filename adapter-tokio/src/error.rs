@@ -54,6 +54,9 @@ pub enum Error {
     /// CA certificates given in memory are malformed or hold no usable certificate.
     #[error("CA certificates: {0}")]
     InvalidCa(String),
+    /// The operating system's random generator failed (while making a SCRAM nonce).
+    #[error("the system random generator failed")]
+    Random,
     /// The connection was set up but the SMTP session failed.
     #[error(transparent)]
     Smtp(#[from] SmtpError),

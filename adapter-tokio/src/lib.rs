@@ -24,7 +24,39 @@ pub use wasm_smtp_core::{
     SendOutcome, SmtpClient, SmtpError, Stage, TlsPolicy, Transport,
 };
 
+pub use wasm_smtp_core::auth::scram::ClientNonce;
+
 use std::time::Duration;
+
+/// A fresh SCRAM client nonce: 24 bytes (192 bits) from the operating system's generator,
+/// through ring's `SystemRandom` as rustls exposes it (no extra dependency).
+///
+/// # Errors
+/// [`Error::Random`] if the generator fails.
+pub fn scram_nonce() -> Result<ClientNonce, Error> {
+    let mut random = [0u8; 24];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut random)
+        .map_err(|_| Error::Random)?;
+    Ok(ClientNonce::from_random(&random)?)
+}
+
+/// Log in with the strongest mechanism both sides support, SCRAM-SHA-256 included (with a
+/// fresh [`scram_nonce`]), then PLAIN, LOGIN: see
+/// [`choose_mechanism`](wasm_smtp_core::client::choose_mechanism).
+/// [`SmtpClient::login`] is the same without SCRAM.
+///
+/// # Errors
+/// [`Error::Random`]; [`Error::Smtp`] as [`SmtpClient::login_with_nonce`].
+pub async fn login<T: Transport, const RX: usize, const TX: usize>(
+    client: &mut SmtpClient<T, RX, TX>,
+    user: &str,
+    password: &str,
+) -> Result<(), Error> {
+    let nonce = scram_nonce()?;
+    Ok(client.login_with_nonce(user, password, &nonce).await?)
+}
 
 /// Receive buffer of a [`Client`]: room for long EHLO replies and a few pipelined replies.
 pub const RX_BUFFER: usize = 4096;

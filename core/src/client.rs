@@ -21,18 +21,21 @@
 //! state, and the client must be dropped too. Dropping the client mid-message never makes
 //! a partial message look sent: the end-of-data line is only written after the whole body.
 
-use crate::auth::{self, Base64Stream, Credentials, ENCODED_BLOCK};
+use crate::auth::{self, Base64Cursor, Credentials, ENCODED_BLOCK};
 use crate::capabilities::{Capabilities, Capability, Mechanism};
 use crate::command::Command;
 use crate::data::{DataEncoder, FINISH_MAX};
 use crate::error::{
-    AuthError, Extension, InputField, InvalidReason, Rejection, SmtpError, Stage, TlsError,
+    AuthError, Extension, InputField, InvalidReason, Rejection, ScramError, SmtpError, Stage,
+    TlsError,
 };
 use crate::reply::{Reply, ReplyCode};
 use crate::session::{Phase, Received, Session};
 use crate::transport::Transport;
+use base64ct::{Base64, Encoding};
 use core::future::Future;
 use embedded_io_async::{Error as _, Read};
+use zeroize::Zeroize;
 
 /// Default receive buffer: one reply line up to this length (RFC 5321 allows 512).
 pub const DEFAULT_RX: usize = 1024;
@@ -190,6 +193,8 @@ pub struct SmtpClient<T: Transport, const RX: usize = DEFAULT_RX, const TX: usiz
     rx_len: usize,
     tx: [u8; TX],
     tx_len: usize,
+    /// Length of the last 334 challenge's text, kept at the start of `rx`.
+    challenge_len: usize,
 }
 
 impl<T: Transport, const RX: usize, const TX: usize> core::fmt::Debug for SmtpClient<T, RX, TX> {
@@ -260,6 +265,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             rx_len: 0,
             tx: [0; TX],
             tx_len: 0,
+            challenge_len: 0,
         };
         client
             .drive(
@@ -291,13 +297,44 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// Authenticate with user name and password, choosing the strongest mechanism both
-    /// sides support (PLAIN, then LOGIN).
+    /// sides support (see [`choose_mechanism`]): PLAIN, then LOGIN, then CRAM-MD5 (with
+    /// the `auth-cram-md5` feature) on an encrypted connection. SCRAM-SHA-256 needs a
+    /// client nonce: use [`login_with_nonce`](Self::login_with_nonce) to include it.
     pub fn login<'a>(
         &'a mut self,
         user: &'a str,
         password: &'a str,
     ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
-        self.auth(None, user, password)
+        self.auth(AuthRequest::new(None, user, password))
+    }
+
+    /// Authenticate with user name and password, choosing the strongest mechanism both
+    /// sides support, SCRAM-SHA-256 first (see [`choose_mechanism`]). `nonce` must be
+    /// fresh for every call; it is only used if SCRAM is chosen.
+    #[cfg(feature = "auth-scram")]
+    pub fn login_with_nonce<'a>(
+        &'a mut self,
+        user: &'a str,
+        password: &'a str,
+        nonce: &'a crate::auth::scram::ClientNonce,
+    ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
+        let mut req = AuthRequest::new(None, user, password);
+        req.nonce = Some(nonce);
+        self.auth(req)
+    }
+
+    /// Authenticate with SCRAM-SHA-256 (RFC 7677), verifying the server's signature.
+    /// `nonce` must be fresh for every call.
+    #[cfg(feature = "auth-scram")]
+    pub fn login_scram<'a>(
+        &'a mut self,
+        user: &'a str,
+        password: &'a str,
+        nonce: &'a crate::auth::scram::ClientNonce,
+    ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
+        let mut req = AuthRequest::new(Some(Mechanism::ScramSha256), user, password);
+        req.nonce = Some(nonce);
+        self.auth(req)
     }
 
     /// Authenticate with XOAUTH2 (an OAuth 2.0 access token, as Gmail and Microsoft 365
@@ -307,7 +344,33 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         user: &'a str,
         token: &'a str,
     ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
-        self.auth(Some(Mechanism::XOAuth2), user, token)
+        self.auth(AuthRequest::new(Some(Mechanism::XOAuth2), user, token))
+    }
+
+    /// Authenticate with OAUTHBEARER (RFC 7628), an OAuth 2.0 bearer token, without the
+    /// optional `host` and `port` fields. A failure is reported as
+    /// [`AuthError::BearerRejected`] with the `status` from the server's JSON error.
+    pub fn login_oauthbearer<'a>(
+        &'a mut self,
+        user: &'a str,
+        token: &'a str,
+    ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
+        self.auth(AuthRequest::new(Some(Mechanism::OAuthBearer), user, token))
+    }
+
+    /// [`login_oauthbearer`](Self::login_oauthbearer) with the `host` and `port` the
+    /// client connected to, which RFC 7628 section 3.1 lets the client send (some
+    /// providers check them against the token's audience).
+    pub fn login_oauthbearer_at<'a>(
+        &'a mut self,
+        user: &'a str,
+        token: &'a str,
+        host: &'a str,
+        port: u16,
+    ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
+        let mut req = AuthRequest::new(Some(Mechanism::OAuthBearer), user, token);
+        req.host = Some((host, port));
+        self.auth(req)
     }
 
     fn precheck_auth(&self) -> Result<(), SmtpError> {
@@ -320,29 +383,27 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         Ok(())
     }
 
-    /// Authenticate with a chosen mechanism (PLAIN, LOGIN or XOAUTH2).
+    /// Authenticate with a chosen mechanism, overriding the automatic choice. `secret` is
+    /// the password, or the token for XOAUTH2 and OAUTHBEARER. SCRAM-SHA-256 needs a
+    /// nonce: use [`login_scram`](Self::login_scram) (through this method it fails with
+    /// [`InputField::Nonce`]).
     pub fn login_with<'a>(
         &'a mut self,
         mech: Mechanism,
         user: &'a str,
         secret: &'a str,
     ) -> impl Future<Output = Result<(), SmtpError>> + 'a {
-        self.auth(Some(mech), user, secret)
+        self.auth(AuthRequest::new(Some(mech), user, secret))
     }
 
-    /// `login` (no mechanism given: the strongest both sides support) and `login_with`.
-    async fn auth(
-        &mut self,
-        mech: Option<Mechanism>,
-        user: &str,
-        secret: &str,
-    ) -> Result<(), SmtpError> {
+    /// Every `login*` method: choose the mechanism, check everything, run the exchange,
+    /// then wipe the buffers that held secrets.
+    async fn auth(&mut self, req: AuthRequest<'_>) -> Result<(), SmtpError> {
         let offered = self.session.capabilities().auth_mechanisms();
-        let Some(mech) = mech.or_else(|| {
-            [Mechanism::Plain, Mechanism::Login]
-                .into_iter()
-                .find(|m| offered.contains(*m))
-        }) else {
+        let Some(mech) = req
+            .mech
+            .or_else(|| choose_mechanism(offered, self.session.is_encrypted(), req.has_nonce()))
+        else {
             // Policy errors first, as for an explicit mechanism.
             self.precheck_auth()?;
             return Err(if offered.is_empty() {
@@ -352,15 +413,17 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             });
         };
         self.precheck_auth()?;
-        let creds = Credentials::new(user, secret);
-        auth::validate(mech, &creds)?;
-        if !matches!(
-            mech,
-            Mechanism::Plain | Mechanism::Login | Mechanism::XOAuth2
-        ) {
-            return Err(AuthError::NoCommonMechanism.into());
+        auth::validate(mech, &req.creds)?;
+        if let Some((host, _)) = req.host {
+            auth::validate_host(host)?;
         }
-        if !self.session.capabilities().auth_mechanisms().contains(mech) {
+        if !is_built_in(mech) {
+            return Err(AuthError::MechanismDisabled(mech).into());
+        }
+        if mech == Mechanism::ScramSha256 && !req.has_nonce() {
+            return Err(SmtpError::invalid(InputField::Nonce, InvalidReason::Empty));
+        }
+        if !offered.contains(mech) {
             return Err(if self.session.capabilities().has(Capability::Auth) {
                 AuthError::NoCommonMechanism.into()
             } else {
@@ -369,14 +432,28 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         }
         let mut job = Job::Auth(AuthJob {
             mech,
-            creds,
-            stream: Base64Stream::single(b""),
+            req,
+            line: Line::Initial,
+            cursor: Base64Cursor::default(),
             challenges: 0,
             at: AuthAt::Start,
+            scratch: [0; SCRATCH],
+            verified: false,
+            bearer_error: None,
         });
         let result = self.drive(&mut job, &mut &b""[..]).await;
-        // No copy of an encoded secret stays in the transmit buffer.
-        self.tx.fill(0);
+        if let Job::Auth(a) = &mut job {
+            a.scratch.zeroize();
+        }
+        // No copy of an encoded secret stays in the transmit buffer, and nothing staged
+        // but unsent after a failure can ever be sent later. The receive buffer held the
+        // decoded challenges (and for SCRAM the client-final message).
+        self.tx.zeroize();
+        self.tx_len = 0;
+        self.challenge_len = 0;
+        if let Some(idle) = self.rx.get_mut(self.rx_len..) {
+            idle.zeroize();
+        }
         result.map(|_| ())
     }
 
@@ -713,16 +790,12 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         let reply = input?;
         match a.at {
             AuthAt::Start => {
-                if a.mech == Mechanism::Login {
+                if matches!(a.mech, Mechanism::Login | Mechanism::CramMd5) {
+                    // No initial response: the server speaks first.
                     self.queue(Command::Auth(a.mech))?;
                     a.at = AuthAt::Reply;
                     return Ok(Step::Exchange);
                 }
-                a.stream = if a.mech == Mechanism::XOAuth2 {
-                    Base64Stream::xoauth2(&a.creds)
-                } else {
-                    Base64Stream::plain(&a.creds)
-                };
                 self.start_secret_line()?;
                 self.stage(b"AUTH ")?;
                 self.stage(a.mech.name().as_bytes())?;
@@ -733,38 +806,45 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             AuthAt::Reply => {
                 let reply = got(reply)?;
                 if reply.code == ReplyCode::AUTH_SUCCEEDED {
-                    return Ok(Step::Done);
+                    return self.auth_succeeded(a);
                 }
                 if reply.code != ReplyCode::AUTH_CHALLENGE {
-                    return Err(AuthError::Rejected(self.rejection(Stage::Auth, reply)).into());
+                    let rejection = self.rejection(Stage::Auth, reply);
+                    return Err(match a.bearer_error {
+                        Some(status) => AuthError::BearerRejected { rejection, status },
+                        None => AuthError::Rejected(rejection),
+                    }
+                    .into());
                 }
                 a.challenges += 1;
-                let limit = match a.mech {
-                    Mechanism::Login => 2,
-                    Mechanism::XOAuth2 => 1,
-                    _ => 0,
-                };
-                if a.challenges > limit.min(MAX_AUTH_CHALLENGES) {
+                if a.challenges > challenge_limit(a.mech) {
                     self.session.close();
                     return Err(crate::error::ProtocolViolation::TooManyChallenges.into());
                 }
-                a.stream = match (a.mech, a.challenges) {
-                    (Mechanism::Login, 1) => Base64Stream::single(a.creds.user.as_bytes()),
-                    (Mechanism::Login, _) => Base64Stream::single(a.creds.secret.as_bytes()),
-                    // XOAUTH2 error challenge: answer with an empty line, the server then
-                    // sends the failure reply.
-                    _ => Base64Stream::single(b""),
+                a.line = match self.answer(a) {
+                    Ok(line) => line,
+                    Err(e) => {
+                        // A broken or hostile challenge: write nothing more.
+                        self.session.close();
+                        return Err(e);
+                    }
                 };
+                a.cursor = Base64Cursor::default();
                 self.start_secret_line()?;
                 a.at = AuthAt::Line;
             }
         }
         // Stream the base64 through the transmit buffer, sending it whenever it fills.
+        let mut cursor = a.cursor;
+        let (digits, start) = auth::port_digits(a.req.host.map_or(0, |(_, port)| port));
+        let port = digits.get(start..).unwrap_or_default();
         loop {
             if TX - self.tx_len < ENCODED_BLOCK {
+                a.cursor = cursor;
                 return Ok(Step::Send);
             }
-            let n = a.stream.next_block(&mut self.tx[self.tx_len..]);
+            let parts = line_parts(a, &self.rx, port);
+            let n = cursor.next_block(&parts, &mut self.tx[self.tx_len..]);
             if n == 0 {
                 break;
             }
@@ -774,6 +854,111 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         self.stage(b"\r\n")?;
         a.at = AuthAt::Reply;
         Ok(Step::Exchange)
+    }
+
+    /// A 235: done, unless the mechanism still owed a proof of the server's identity.
+    fn auth_succeeded(&mut self, a: &AuthJob<'_>) -> Result<Step, SmtpError> {
+        if a.mech == Mechanism::ScramSha256 && !a.verified {
+            self.session.close();
+            return Err(AuthError::Scram(ScramError::ServerSignatureMissing).into());
+        }
+        if a.bearer_error.is_some() {
+            // RFC 7628 section 3.2.3: after an error challenge the outcome is a failure.
+            self.session.close();
+            return Err(crate::error::ProtocolViolation::UnexpectedCode {
+                stage: Stage::Auth,
+                code: ReplyCode::AUTH_SUCCEEDED.get(),
+            }
+            .into());
+        }
+        Ok(Step::Done)
+    }
+
+    /// The response line to a 334 challenge (the challenge text is at the start of the
+    /// receive buffer, see [`Self::read_reply`]).
+    fn answer(&mut self, a: &mut AuthJob<'_>) -> Result<Line, SmtpError> {
+        Ok(match a.mech {
+            Mechanism::Login if a.challenges == 1 => Line::LoginUser,
+            Mechanism::Login => Line::LoginPassword,
+            // XOAUTH2 error challenge: answer with an empty line, the server then sends
+            // the failure reply.
+            Mechanism::XOAuth2 => Line::Empty,
+            Mechanism::OAuthBearer => {
+                // RFC 7628 section 3.2.3: the error challenge is answered with a single
+                // %x01; the server then sends the failure reply.
+                a.bearer_error = Some(auth::BearerStatus::from_json(self.challenge()?));
+                Line::BearerAbort
+            }
+            #[cfg(feature = "auth-cram-md5")]
+            Mechanism::CramMd5 => {
+                let challenge = self.challenge()?;
+                if challenge.is_empty() {
+                    return Err(crate::error::MalformedReply::BadChallenge.into());
+                }
+                let digest = auth::cram_md5::digest_hex(a.req.creds.secret.as_bytes(), challenge);
+                if let Some(dst) = a.scratch.get_mut(..auth::cram_md5::DIGEST_HEX) {
+                    dst.copy_from_slice(&digest);
+                }
+                Line::CramResponse
+            }
+            #[cfg(feature = "auth-scram")]
+            Mechanism::ScramSha256 if a.challenges == 1 => {
+                use auth::scram;
+                let nonce = a.req.nonce.map(|n| n.as_bytes()).unwrap_or_default();
+                let creds = a.req.creds;
+                let server_first = self.challenge()?;
+                let parsed =
+                    scram::parse_server_first(server_first, nonce).map_err(AuthError::Scram)?;
+                let fin = scram::client_final(
+                    creds.secret.as_bytes(),
+                    creds.user.as_bytes(),
+                    nonce,
+                    server_first,
+                    &parsed,
+                )
+                .map_err(AuthError::Scram)?;
+                if let Some(dst) = a.scratch.get_mut(..scram::PROOF_B64) {
+                    dst.copy_from_slice(&fin.proof);
+                }
+                if let Some(dst) = a.scratch.get_mut(scram::PROOF_B64..scram::PROOF_B64 + 32) {
+                    dst.copy_from_slice(&fin.server_signature);
+                }
+                Line::ScramFinal {
+                    start: parsed.nonce.start,
+                    end: parsed.nonce.end,
+                }
+            }
+            #[cfg(feature = "auth-scram")]
+            Mechanism::ScramSha256 => {
+                let mut expected = [0u8; 32];
+                if let Some(src) = a
+                    .scratch
+                    .get(auth::scram::PROOF_B64..auth::scram::PROOF_B64 + 32)
+                {
+                    expected.copy_from_slice(src);
+                }
+                let result = auth::scram::verify_server_final(self.challenge()?, &expected);
+                expected.zeroize();
+                result.map_err(AuthError::Scram)?;
+                a.verified = true;
+                Line::Empty
+            }
+            _ => return Err(crate::error::ProtocolViolation::TooManyChallenges.into()),
+        })
+    }
+
+    /// Decode the last 334 challenge in place at the start of the receive buffer (idle
+    /// until the next reply is read) and return it.
+    fn challenge(&mut self) -> Result<&[u8], SmtpError> {
+        let len = core::mem::take(&mut self.challenge_len);
+        let text = match self.rx.get_mut(..len) {
+            Some([text @ .., b' ']) | Some(text) => text,
+            None => &mut [],
+        };
+        match Base64::decode_in_place(text) {
+            Ok(decoded) => Ok(decoded),
+            Err(_) => Err(crate::error::MalformedReply::BadChallenge.into()),
+        }
     }
 
     /// Queue the reply to a line of the AUTH exchange (the line is staged by the caller).
@@ -971,9 +1156,24 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         loop {
             match self.session.receive(&self.rx[..self.rx_len])? {
                 Received::Reply {
-                    consumed, reply, ..
+                    consumed,
+                    reply,
+                    stage,
                 } => {
+                    // Keep the text of a 334 challenge: moved to the start of the (then
+                    // empty) receive buffer for the AUTH step to decode.
+                    let challenge =
+                        if stage == Stage::Auth && reply.code == ReplyCode::AUTH_CHALLENGE {
+                            last_line_text(self.rx.get(..consumed).unwrap_or_default())
+                        } else {
+                            None
+                        };
                     self.consume(consumed);
+                    self.challenge_len = 0;
+                    if let (Some(text), 0) = (challenge, self.rx_len) {
+                        self.challenge_len = text.len();
+                        self.rx.copy_within(text, 0);
+                    }
                     #[cfg(feature = "defmt")]
                     defmt::debug!("S: {=u16}", reply.code.get());
                     return Ok(reply);
@@ -1016,6 +1216,107 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// refused by the session).
     fn rejected(&self, stage: Stage, reply: &Reply) -> SmtpError {
         SmtpError::Rejected(self.rejection(stage, reply))
+    }
+}
+
+/// Where the text of the last line of a complete 334 reply lies in `reply` (which ends
+/// with that line's CRLF): after the code and its separator. (A 3xx line never carries an
+/// enhanced status code, whose class is 2, 4 or 5.)
+fn last_line_text(reply: &[u8]) -> Option<core::ops::Range<usize>> {
+    let end = reply.len().checked_sub(2)?;
+    let start = reply
+        .get(..end)?
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    Some((start + 4).min(end)..end)
+}
+
+/// The automatic choice of [`SmtpClient::login`] and [`SmtpClient::login_with_nonce`]:
+/// the first mechanism of the preference order that the server offers and this build
+/// implements (XOAUTH2 and OAUTHBEARER take a token, not a password: never chosen).
+///
+/// | connection | order |
+/// |---|---|
+/// | encrypted | SCRAM-SHA-256 (with a nonce), PLAIN, LOGIN, CRAM-MD5 |
+/// | plaintext (only with [`Config::allow_plaintext_auth`]) | SCRAM-SHA-256 (with a nonce), CRAM-MD5, PLAIN, LOGIN |
+///
+/// SCRAM-SHA-256 comes first everywhere: the password never leaves the client, the
+/// server proves it knows it, and a captured exchange does not replay. Under TLS, PLAIN
+/// beats CRAM-MD5: TLS already hides the password, and CRAM-MD5 forces the server to
+/// keep plaintext-equivalent passwords and rests on HMAC-MD5 (RFC 8314 and the IETF's
+/// move of CRAM-MD5 to Historic point the same way). Without TLS, CRAM-MD5 at least
+/// keeps the password itself off the wire, so it goes before PLAIN and LOGIN.
+pub fn choose_mechanism(
+    offered: crate::capabilities::Mechanisms,
+    encrypted: bool,
+    have_nonce: bool,
+) -> Option<Mechanism> {
+    use Mechanism::{CramMd5, Login, Plain, ScramSha256};
+    let order = if encrypted {
+        [ScramSha256, Plain, Login, CramMd5]
+    } else {
+        [ScramSha256, CramMd5, Plain, Login]
+    };
+    order
+        .into_iter()
+        .find(|&m| offered.contains(m) && is_built_in(m) && (m != ScramSha256 || have_nonce))
+}
+
+/// Whether this build implements `mech` (SCRAM-SHA-256 and CRAM-MD5 are cargo features).
+const fn is_built_in(mech: Mechanism) -> bool {
+    match mech {
+        Mechanism::Plain | Mechanism::Login | Mechanism::XOAuth2 | Mechanism::OAuthBearer => true,
+        Mechanism::ScramSha256 => cfg!(feature = "auth-scram"),
+        Mechanism::CramMd5 => cfg!(feature = "auth-cram-md5"),
+    }
+}
+
+/// Most 334 challenges each mechanism may receive.
+fn challenge_limit(mech: Mechanism) -> usize {
+    let limit = match mech {
+        Mechanism::Plain => 0,
+        Mechanism::XOAuth2 | Mechanism::OAuthBearer | Mechanism::CramMd5 => 1,
+        // LOGIN: user name and password prompts; SCRAM: server-first and server-final.
+        Mechanism::Login | Mechanism::ScramSha256 => 2,
+    };
+    limit.min(MAX_AUTH_CHALLENGES)
+}
+
+/// The pieces of the line `a` is writing. Rebuilt at every block from their owners (the
+/// caller's strings, the job's scratch space and the receive buffer), so that no copy of
+/// a secret is made.
+#[cfg_attr(not(feature = "auth-scram"), allow(unused_variables))]
+fn line_parts<'p>(a: &'p AuthJob<'_>, rx: &'p [u8], port: &'p [u8]) -> auth::SaslParts<'p> {
+    let creds = &a.req.creds;
+    match a.line {
+        Line::Initial => match a.mech {
+            Mechanism::Plain => auth::plain(creds),
+            Mechanism::XOAuth2 => auth::xoauth2(creds),
+            Mechanism::OAuthBearer => auth::oauthbearer(creds, a.req.host.map(|(h, _)| (h, port))),
+            #[cfg(feature = "auth-scram")]
+            Mechanism::ScramSha256 => auth::SaslParts::new()
+                .push(b"n,,n=")
+                .push_escaped(creds.user.as_bytes())
+                .push(b",r=")
+                .push(a.req.nonce.map(|n| n.as_bytes()).unwrap_or_default()),
+            _ => auth::SaslParts::new(),
+        },
+        Line::LoginUser => auth::single(creds.user.as_bytes()),
+        Line::LoginPassword => auth::single(creds.secret.as_bytes()),
+        Line::Empty => auth::SaslParts::new(),
+        Line::BearerAbort => auth::single(b"\x01"),
+        #[cfg(feature = "auth-cram-md5")]
+        Line::CramResponse => auth::SaslParts::new()
+            .push(creds.user.as_bytes())
+            .push(b" ")
+            .push(a.scratch.get(..32).unwrap_or_default()),
+        #[cfg(feature = "auth-scram")]
+        Line::ScramFinal { start, end } => auth::SaslParts::new()
+            .push(b"c=biws,r=")
+            .push(rx.get(start..end).unwrap_or_default())
+            .push(b",p=")
+            .push(a.scratch.get(..44).unwrap_or_default()),
     }
 }
 
@@ -1069,13 +1370,81 @@ enum ConnectAt {
     EhloOverTls,
 }
 
+/// What a `login*` method asked for.
+struct AuthRequest<'a> {
+    /// `None`: choose automatically.
+    mech: Option<Mechanism>,
+    creds: Credentials<'a>,
+    /// OAUTHBEARER `host` and `port`.
+    host: Option<(&'a str, u16)>,
+    #[cfg(feature = "auth-scram")]
+    nonce: Option<&'a crate::auth::scram::ClientNonce>,
+}
+
+impl<'a> AuthRequest<'a> {
+    fn new(mech: Option<Mechanism>, user: &'a str, secret: &'a str) -> Self {
+        AuthRequest {
+            mech,
+            creds: Credentials::new(user, secret),
+            host: None,
+            #[cfg(feature = "auth-scram")]
+            nonce: None,
+        }
+    }
+
+    fn has_nonce(&self) -> bool {
+        #[cfg(feature = "auth-scram")]
+        return self.nonce.is_some();
+        #[cfg(not(feature = "auth-scram"))]
+        false
+    }
+}
+
+/// Scratch space of an AUTH exchange: the SCRAM proof (base64) and expected server
+/// signature, or the CRAM-MD5 digest. Wiped when the exchange ends.
+const SCRATCH: usize = if cfg!(feature = "auth-scram") {
+    76
+} else if cfg!(feature = "auth-cram-md5") {
+    32
+} else {
+    0
+};
+
 struct AuthJob<'a> {
     mech: Mechanism,
-    creds: Credentials<'a>,
-    /// The base64 of the line being written.
-    stream: Base64Stream<'a>,
+    req: AuthRequest<'a>,
+    /// The line being written, and how far.
+    line: Line,
+    cursor: Base64Cursor,
     challenges: usize,
     at: AuthAt,
+    scratch: [u8; SCRATCH],
+    /// SCRAM: the server signature was checked.
+    verified: bool,
+    /// OAUTHBEARER: the server sent an error challenge with this status.
+    bearer_error: Option<auth::BearerStatus>,
+}
+
+/// The response line an AUTH exchange is writing.
+#[derive(Clone, Copy)]
+enum Line {
+    /// `AUTH MECH initial-response`.
+    Initial,
+    LoginUser,
+    LoginPassword,
+    /// An empty response (XOAUTH2 error challenge, SCRAM after the server-final).
+    Empty,
+    /// OAUTHBEARER's `%x01` after an error challenge.
+    BearerAbort,
+    /// `user SP hex-digest`.
+    #[cfg(feature = "auth-cram-md5")]
+    CramResponse,
+    /// `c=biws,r=NONCE,p=PROOF`, the nonce at `start..end` of the receive buffer.
+    #[cfg(feature = "auth-scram")]
+    ScramFinal {
+        start: usize,
+        end: usize,
+    },
 }
 
 #[derive(Clone, Copy)]

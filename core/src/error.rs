@@ -14,6 +14,8 @@
 //! [`SmtpError::is_transient`] and [`SmtpError::is_permanent`] answer the question a mail
 //! queue asks: should this message be retried later?
 
+use crate::auth::BearerStatus;
+use crate::capabilities::Mechanism;
 use crate::reply::{EnhancedStatus, ReplyCode};
 use embedded_io_async::ErrorKind;
 
@@ -207,6 +209,61 @@ pub enum AuthError {
     /// No mechanism that both this client and the server support.
     #[error("no common AUTH mechanism")]
     NoCommonMechanism,
+    /// The mechanism was requested explicitly but this build does not include it (enable
+    /// the cargo feature `auth-scram` or `auth-cram-md5` of wasm-smtp-core).
+    #[error("AUTH {} is not built in (cargo feature missing)", .0.name())]
+    MechanismDisabled(Mechanism),
+    /// OAUTHBEARER failed: the server sent an error challenge (RFC 7628 section 3.2.2),
+    /// the client answered with the `\x01` abort, and the server gave its final failure.
+    #[error("OAUTHBEARER failed (status \"{status}\"): {rejection}")]
+    BearerRejected {
+        /// The final negative reply.
+        rejection: Rejection,
+        /// The `status` member of the server's JSON error (bounded, may be empty).
+        status: BearerStatus,
+    },
+    /// The server broke SCRAM (RFC 5802): a malformed or hostile challenge, or a server
+    /// signature that does not prove it knows the password. The connection was abandoned.
+    #[error("SCRAM-SHA-256: {0}")]
+    Scram(ScramError),
+}
+
+/// How a server broke a SCRAM exchange (RFC 5802 section 7). The server is at fault; the
+/// client writes nothing more on the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ScramError {
+    /// The server-first message does not follow the grammar (missing `r=`, `s=` or `i=`,
+    /// out of order, non-printable nonce, not base64 ...).
+    #[error("malformed server-first message")]
+    MalformedServerFirst,
+    /// The server-first message starts with the `m=` mandatory extension, which this
+    /// client does not support (RFC 5802 section 5.1).
+    #[error("server requires an unsupported mandatory extension (m=)")]
+    MandatoryExtension,
+    /// The combined nonce does not start with the client nonce, or adds nothing to it.
+    #[error("server nonce does not extend the client nonce")]
+    NonceMismatch,
+    /// The salt is empty, not base64, or longer than the supported maximum.
+    #[error("bad salt")]
+    BadSalt,
+    /// The iteration count is outside the accepted range (too low to be safe, or high
+    /// enough to be a denial of service).
+    #[error("iteration count {0} outside the accepted range")]
+    IterationCount(u32),
+    /// The server-final message is neither `v=` with a 32-byte signature nor `e=`.
+    #[error("malformed server-final message")]
+    MalformedServerFinal,
+    /// The server-final message reported an error (`e=`).
+    #[error("server reported a SCRAM error")]
+    ServerError,
+    /// The server signature (`v=`) is wrong: the server does not know the password.
+    #[error("server signature mismatch")]
+    ServerSignatureMismatch,
+    /// The server said 235 without proving its identity with a server signature first.
+    #[error("authentication reported successful without a server signature")]
+    ServerSignatureMissing,
 }
 
 /// The caller argument that failed validation. Never carries the value itself.
@@ -226,6 +283,10 @@ pub enum InputField {
     Username,
     /// The AUTH password or token (its content is never reported).
     Secret,
+    /// The SCRAM client nonce.
+    Nonce,
+    /// The OAUTHBEARER `host` value.
+    OAuthHost,
     /// The message body.
     Body,
 }
@@ -239,6 +300,8 @@ impl core::fmt::Display for InputField {
             InputField::Recipients => f.write_str("recipient list"),
             InputField::Username => f.write_str("user name"),
             InputField::Secret => f.write_str("password or token"),
+            InputField::Nonce => f.write_str("SCRAM client nonce"),
+            InputField::OAuthHost => f.write_str("OAUTHBEARER host"),
             InputField::Body => f.write_str("message body"),
         }
     }
@@ -267,6 +330,13 @@ pub enum InvalidReason {
     /// Contains non-ASCII text and the server does not offer SMTPUTF8.
     #[error("is not ASCII and the server does not offer SMTPUTF8")]
     NonAscii,
+    /// Contains non-ASCII characters that would need SASLprep (RFC 4013), which this
+    /// client does not implement: SCRAM credentials must be ASCII.
+    #[error("is not ASCII (SASLprep is not supported)")]
+    NeedsSaslPrep,
+    /// Shorter than the minimum length.
+    #[error("is shorter than {0} octets")]
+    TooShort(usize),
     /// More items than this client allows in one call.
     #[error("has more than {0} entries")]
     TooMany(usize),
@@ -379,7 +449,8 @@ impl SmtpError {
             SmtpError::Io(_) | SmtpError::ConnectionClosed | SmtpError::Timeout => true,
             SmtpError::Rejected(r) => r.is_transient(),
             SmtpError::RecipientsRejected { first, .. } => first.is_transient(),
-            SmtpError::Auth(AuthError::Rejected(r)) => r.is_transient(),
+            SmtpError::Auth(AuthError::Rejected(r))
+            | SmtpError::Auth(AuthError::BearerRejected { rejection: r, .. }) => r.is_transient(),
             _ => false,
         }
     }
@@ -392,7 +463,8 @@ impl SmtpError {
         match self {
             SmtpError::Rejected(r) => r.is_permanent(),
             SmtpError::RecipientsRejected { first, .. } => first.is_permanent(),
-            SmtpError::Auth(AuthError::Rejected(r)) => r.is_permanent(),
+            SmtpError::Auth(AuthError::Rejected(r))
+            | SmtpError::Auth(AuthError::BearerRejected { rejection: r, .. }) => r.is_permanent(),
             SmtpError::InvalidInput { .. } => true,
             _ => false,
         }
@@ -403,7 +475,8 @@ impl SmtpError {
         match self {
             SmtpError::Rejected(r)
             | SmtpError::RecipientsRejected { first: r, .. }
-            | SmtpError::Auth(AuthError::Rejected(r)) => Some(r.code),
+            | SmtpError::Auth(AuthError::Rejected(r))
+            | SmtpError::Auth(AuthError::BearerRejected { rejection: r, .. }) => Some(r.code),
             _ => None,
         }
     }

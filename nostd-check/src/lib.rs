@@ -28,31 +28,89 @@ pub enum Step {
 
 use Step::{Expect, Reply, Upgrade};
 
-/// The conversation: plaintext start, STARTTLS, AUTH PLAIN after the upgrade, one message
-/// to one recipient (with a line that needs dot-stuffing), QUIT.
-pub static SCRIPT: &[Step] = &[
-    Reply(b"220 mx.example.com ESMTP ready\r\n"),
-    Expect(b"EHLO client.example.com\r\n"),
-    Reply(b"250-mx.example.com\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n"),
-    Expect(b"STARTTLS\r\n"),
-    Reply(b"220 2.0.0 Ready to start TLS\r\n"),
-    Upgrade,
-    Expect(b"EHLO client.example.com\r\n"),
-    Reply(b"250-mx.example.com\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 AUTH PLAIN LOGIN\r\n"),
+/// The conversation around the AUTH exchange: plaintext start, STARTTLS, AUTH after the
+/// upgrade (`$auth` advertised, `$steps` played), one message to one recipient (with a
+/// line that needs dot-stuffing), QUIT.
+macro_rules! script {
+    ($auth:literal, $($steps:expr),* $(,)?) => {
+        &[
+            Reply(b"220 mx.example.com ESMTP ready\r\n"),
+            Expect(b"EHLO client.example.com\r\n"),
+            Reply(concat!("250-mx.example.com\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 ", $auth, "\r\n").as_bytes()),
+            Expect(b"STARTTLS\r\n"),
+            Reply(b"220 2.0.0 Ready to start TLS\r\n"),
+            Upgrade,
+            Expect(b"EHLO client.example.com\r\n"),
+            Reply(concat!("250-mx.example.com\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 ", $auth, "\r\n").as_bytes()),
+            $($steps,)*
+            Expect(b"MAIL FROM:<alice@example.com>\r\n"),
+            Reply(b"250 2.1.0 Ok\r\n"),
+            Expect(b"RCPT TO:<bob@example.com>\r\n"),
+            Reply(b"250 2.1.5 Ok\r\n"),
+            Expect(b"DATA\r\n"),
+            Reply(b"354 End data with <CR><LF>.<CR><LF>\r\n"),
+            Expect(b"Subject: hi\r\n\r\nHello\r\n..hidden\r\nbye\r\n.\r\n"),
+            Reply(b"250 2.0.0 Ok: queued as 4F2A1\r\n"),
+            Expect(b"QUIT\r\n"),
+            Reply(b"221 2.0.0 Bye\r\n"),
+        ]
+    };
+}
+
+/// The session with AUTH PLAIN (the default build).
+#[cfg(not(any(feature = "scram", feature = "cram-md5")))]
+pub static SCRIPT: &[Step] = script!(
+    "AUTH PLAIN LOGIN",
     // base64("\0alice\0hunter2")
     Expect(b"AUTH PLAIN AGFsaWNlAGh1bnRlcjI=\r\n"),
     Reply(b"235 2.7.0 Authentication successful\r\n"),
-    Expect(b"MAIL FROM:<alice@example.com>\r\n"),
-    Reply(b"250 2.1.0 Ok\r\n"),
-    Expect(b"RCPT TO:<bob@example.com>\r\n"),
-    Reply(b"250 2.1.5 Ok\r\n"),
-    Expect(b"DATA\r\n"),
-    Reply(b"354 End data with <CR><LF>.<CR><LF>\r\n"),
-    Expect(b"Subject: hi\r\n\r\nHello\r\n..hidden\r\nbye\r\n.\r\n"),
-    Reply(b"250 2.0.0 Ok: queued as 4F2A1\r\n"),
-    Expect(b"QUIT\r\n"),
-    Reply(b"221 2.0.0 Bye\r\n"),
-];
+);
+
+/// The session with SCRAM-SHA-256 (feature `scram`): the RFC 7677 section 3 exchange.
+#[cfg(feature = "scram")]
+pub static SCRIPT: &[Step] = script!(
+    "AUTH PLAIN SCRAM-SHA-256",
+    Expect(b"AUTH SCRAM-SHA-256 biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=\r\n"),
+    Reply(b"334 cj1yT3ByTkdmd0ViZVJXZ2JORWtxTyVodllEcFdVYTJSYVRDQWZ1eEZJbGopaE5sRiRrMCxzPVcyMlphSjBTTlk3c29Fc1VFamI2Z1E9PSxpPTQwOTY=\r\n"),
+    Expect(b"Yz1iaXdzLHI9ck9wck5HZndFYmVSV2diTkVrcU8laHZZRHBXVWEyUmFUQ0FmdXhGSWxqKWhObEYkazAscD1kSHpiWmFwV0lrNGpVaE4rVXRlOXl0YWc5empmTUhnc3FtbWl6N0FuZFZRPQ==\r\n"),
+    Reply(b"334 dj02cnJpVFJCaTIzV3BSUi93dHVwK21NaFVaVW4vZEI1bkxUSlJzamw5NUc0PQ==\r\n"),
+    Expect(b"\r\n"),
+    Reply(b"235 2.7.0 Authentication successful\r\n"),
+);
+
+/// The session with CRAM-MD5 (feature `cram-md5`): the RFC 2195 section 2 exchange.
+#[cfg(all(feature = "cram-md5", not(feature = "scram")))]
+pub static SCRIPT: &[Step] = script!(
+    "AUTH CRAM-MD5",
+    Expect(b"AUTH CRAM-MD5\r\n"),
+    Reply(b"334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
+    Expect(b"dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+    Reply(b"235 2.7.0 Authentication successful\r\n"),
+);
+
+/// AUTH as the build's features choose: PLAIN, SCRAM-SHA-256 or CRAM-MD5.
+async fn login(client: &mut Client) -> Result<(), wasm_smtp_core::SmtpError> {
+    #[cfg(feature = "scram")]
+    {
+        let nonce =
+            wasm_smtp_core::auth::scram::ClientNonce::from_printable("rOprNGfwEbeRWgbNEkqO")?;
+        client.login_scram("user", "pencil", &nonce).await
+    }
+    #[cfg(all(feature = "cram-md5", not(feature = "scram")))]
+    {
+        client
+            .login_with(
+                wasm_smtp_core::Mechanism::CramMd5,
+                "tim",
+                "tanstaaftanstaaf",
+            )
+            .await
+    }
+    #[cfg(not(any(feature = "scram", feature = "cram-md5")))]
+    {
+        client.login("alice", "hunter2").await
+    }
+}
 
 /// The message as the application hands it over (LF line endings, a leading dot).
 const MESSAGE: &str = "Subject: hi\n\nHello\n.hidden\nbye\n";
@@ -202,7 +260,7 @@ pub async fn session_with(script: &'static [Step]) -> u32 {
     if !client.is_encrypted() {
         return 0xE100_0000;
     }
-    if client.login("alice", "hunter2").await.is_err() {
+    if login(&mut client).await.is_err() {
         return failed(&client.into_inner());
     }
     let outcome = match client

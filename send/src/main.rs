@@ -192,9 +192,11 @@ async fn send_to_server(
         Mode::None => wasm_smtp_tokio::connect_smtp(host, port, &args.ehlo, options).await,
     }
     .map_err(fail)?;
+    // SCRAM-SHA-256 is chosen when the server offers it (then PLAIN, LOGIN).
+    let nonce = wasm_smtp_tokio::scram_nonce().map_err(fail)?;
     let result = async {
         if let (Some(user), Some(password)) = (&args.user, &password) {
-            client.login(user, password).await?;
+            client.login_with_nonce(user, password, &nonce).await?;
         }
         client.send_mail_from_reader(from, &to, &mut message).await
     }
