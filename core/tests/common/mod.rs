@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
 pub use wasm_smtp_core::error::*;
+#[allow(unused_imports)]
 pub use wasm_smtp_core::{Config, SendOutcome, SmtpClient, SmtpError, TlsPolicy};
 pub use wasm_smtp_mock::{block_on, MockTransport, Script};
 
