@@ -330,6 +330,9 @@ pub struct SmtpClient<T: Transport, const RX: usize = DEFAULT_RX, const TX: usiz
     reply_stage: Stage,
     /// The text of the reply behind the last rejection reported in an error.
     rejection_text: ReplyText,
+    /// A MAIL FROM was accepted on this connection: the server processes transactions,
+    /// so a message may follow the envelope in one BDAT flight.
+    mail_accepted: bool,
 }
 
 impl<T: Transport, const RX: usize, const TX: usize> core::fmt::Debug for SmtpClient<T, RX, TX> {
@@ -402,6 +405,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             tx_len: 0,
             reply_stage: Stage::Greeting,
             rejection_text: ReplyText::default(),
+            mail_accepted: false,
         };
         client
             .drive(
@@ -1140,8 +1144,9 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// PIPELINING: stage every RCPT TO after MAIL FROM, then DATA, or `BDAT n LAST` with
-    /// the whole message when it fits the transmit buffer, writing whenever the buffer
-    /// fills; the replies are read once the whole flight is written.
+    /// the whole message when it fits the transmit buffer and a MAIL FROM was accepted
+    /// on this connection before, writing whenever the buffer fills; the replies are read
+    /// once the whole flight is written.
     fn flight_step(&mut self, m: &mut MailJob<'_>) -> Result<Step, SmtpError> {
         while let Some(&to) = m.to.get(m.queued) {
             let cmd = Command::Rcpt {
@@ -1161,12 +1166,17 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             return Ok(Step::Exchange);
         }
         let cmd = match m.known {
-            Some(_) if m.chunking => Command::Bdat {
+            // Only once a MAIL FROM was accepted on this connection: a server that
+            // refuses commands before looking at them (Postfix's 530 "Must issue a
+            // STARTTLS command first") does not skip a refused chunk and would read the
+            // message as commands.
+            Some(_) if m.chunking && self.mail_accepted => Command::Bdat {
                 size: m.size,
                 last: true,
             },
-            // A streamed message: BDAT chunks once the envelope is accepted.
-            None if m.chunking => {
+            // A streamed message, or the first message: BDAT once the envelope is
+            // accepted.
+            _ if m.chunking => {
                 m.at = MailAt::Replies;
                 return Ok(Step::Exchange);
             }
@@ -1220,6 +1230,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         }
         if !reply.code.is_negative() {
             match stage {
+                Stage::MailFrom => self.mail_accepted = true,
                 Stage::Data => m.got_354 = true,
                 Stage::DataEnd => m.delivered = true,
                 _ => {}
