@@ -249,6 +249,10 @@ const TEXT_LINE_MAX: usize = 1000;
 
 async fn serve(tcp: TcpStream, shared: &Shared) -> io::Result<()> {
     let config = &shared.config;
+    // Replies to pipelined commands are written one by one: without NODELAY the second
+    // would wait for the client's delayed ACK (about 40 ms on Linux), since the client
+    // sends nothing until it has every reply of its flight.
+    tcp.set_nodelay(true)?;
     let mut conn: BufReader<Box<dyn Stream>> = if config.tls == ServerTls::Implicit {
         BufReader::new(Box::new(shared.acceptor.accept(tcp).await?))
     } else {

@@ -827,6 +827,12 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                         Err(TlsError::Handshake(e.kind()).into())
                     }
                 },
+                // The body is read into the receive buffer, which must hold no reply
+                // bytes then (a job never asks otherwise; fail closed if one did).
+                Step::ReadBody if self.rx_len > 0 => {
+                    self.session.close();
+                    Err(SmtpError::SessionUnusable)
+                }
                 Step::ReadBody => match reader.read(&mut self.rx[..RX.min(TX)]).await {
                     Ok(n) => {
                         self.rx_len = n;
@@ -1123,7 +1129,10 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                     }
                     return self.mail_decide(m);
                 }
-                if self.session.outstanding() >= BDAT_WINDOW {
+                // Replies that arrived together are taken now: the receive buffer must be
+                // empty before the next chunk of the body is read into it.
+                let pending = self.session.outstanding();
+                if pending >= BDAT_WINDOW || (pending > 0 && self.rx_len > 0) {
                     return Ok(Step::Exchange);
                 }
                 m.at = MailAt::Body;

@@ -447,6 +447,25 @@ fn streamed_chunks_wait_for_replies_when_the_window_is_full() {
 }
 
 #[test]
+fn streamed_chunk_replies_arriving_together_are_all_taken_before_reading_on() {
+    // The window is full after eight chunks; the server answers all eight at once. The
+    // seven replies behind the first must not be lost under the next piece of the body.
+    let (t, h) = tls(&["PIPELINING", "CHUNKING"])
+        .write("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\n")
+        .read("250 ok\r\n250 ok\r\n")
+        .write("BDAT 1\r\na".repeat(8))
+        .read("250 ok\r\n".repeat(8))
+        .write("BDAT 1\r\naBDAT 1\r\naBDAT 2 LAST\r\n\r\n")
+        .read("250 ok\r\n250 ok\r\n250 queued\r\n")
+        .build();
+    let mut c = connect(t).unwrap();
+    let mut r = pieces(&[&b"a"[..]; 10]);
+    block_on(c.send_mail_from_reader(FROM, &[TO], &mut r))
+        .unwrap_or_else(|e| panic!("{e:?}: {:?}", h.failure()));
+    h.assert_done();
+}
+
+#[test]
 fn streamed_chunk_refused_stops_the_message_then_rset() {
     let mut s = tls(&["PIPELINING", "CHUNKING"])
         .write("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\n")
