@@ -106,7 +106,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn plaintext_session_runs_through_the_core() {
     let (mock, handle) = MockTransport::builder()
         .greeting()
-        .ehlo("device.example.com", &["PIPELINING", "8BITMIME"])
+        .ehlo("device.example.com", &["8BITMIME"])
         .mail_from("dev@example.com")
         .rcpt_to("ops@example.com")
         .data()

@@ -39,11 +39,14 @@ fn main() {
             ],
         )
         .auth_plain("alice", "correct horse battery staple")
-        .mail_from(FROM)
-        .rcpt_to(TO[0])
-        .write(b"RCPT TO:<carol@example.com>\r\n")
-        .read(b"550 5.1.1 <carol@example.com>: Recipient address rejected\r\n")
-        .data()
+        // PIPELINING: MAIL, both RCPTs and DATA in one flight, then the four replies.
+        .write(b"MAIL FROM:<alice@example.com> SIZE=198\r\n")
+        .write(b"RCPT TO:<bob@example.com>\r\nRCPT TO:<carol@example.com>\r\nDATA\r\n")
+        .read(
+            b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n\
+550 5.1.1 <carol@example.com>: Recipient address rejected\r\n\
+354 End data with <CR><LF>.<CR><LF>\r\n",
+        )
         .write(
             "From: Alice <alice@example.com>\r\n\
 To: Bob <bob@example.com>, Carol <carol@example.com>\r\n\

@@ -21,7 +21,8 @@ pub enum Direction {
 /// - `AUTH <mechanism> <initial response>` is shown as `AUTH <mechanism> <redacted>`;
 /// - every line the client sends in answer to a `334` challenge is `<redacted>`;
 /// - the message itself (between the `354` reply and the end-of-data line) is one line,
-///   `<N octets of message data>`, followed by `.`.
+///   `<N octets of message data>`, followed by `.`; a BDAT chunk (RFC 3030) is shown as
+///   its `BDAT n [LAST]` line and `<n octets of message data>`.
 ///
 /// Lines longer than 1000 octets are cut, with `...` at the end.
 #[derive(Clone)]
@@ -57,6 +58,8 @@ pub(crate) struct Tracer {
     challenge: bool,
     /// Between 354 and the end-of-data line: count the client's octets, show none.
     data: Option<u64>,
+    /// Octets of the current BDAT chunk still to come, and the chunk size.
+    chunk: (u64, u64),
 }
 
 impl Tracer {
@@ -67,6 +70,7 @@ impl Tracer {
             server: Vec::new(),
             challenge: false,
             data: None,
+            chunk: (0, 0),
         }
     }
 
@@ -77,6 +81,17 @@ impl Tracer {
     /// Bytes the client wrote.
     pub(crate) fn client(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
+            if self.chunk.0 > 0 {
+                // Inside a BDAT chunk: count, show nothing.
+                let n = usize::try_from(self.chunk.0).map_or(bytes.len(), |c| c.min(bytes.len()));
+                bytes = &bytes[n..];
+                self.chunk.0 -= n as u64;
+                if self.chunk.0 == 0 {
+                    let text = format!("<{} octets of message data>", self.chunk.1);
+                    (self.out.0)(Direction::Client, &text);
+                }
+                continue;
+            }
             let (line, rest, complete) = split_line(bytes);
             bytes = rest;
             if let Some(octets) = self.data.as_mut() {
@@ -106,6 +121,9 @@ impl Tracer {
                     redact_auth(trim(&line))
                 };
                 (self.out.0)(Direction::Client, &text);
+                if let Some(size) = bdat_size(trim(&line)) {
+                    self.chunk = (size, size);
+                }
             }
         }
     }
@@ -128,6 +146,16 @@ impl Tracer {
             }
         }
     }
+}
+
+/// The size of a `BDAT n [LAST]` line.
+fn bdat_size(line: &[u8]) -> Option<u64> {
+    let rest = line
+        .get(..5)?
+        .eq_ignore_ascii_case(b"BDAT ")
+        .then(|| &line[5..])?;
+    let digits = rest.split(|&b| b == b' ').next()?;
+    core::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// The first line of `bytes` (with its LF), the rest, and whether the line is complete.
@@ -225,6 +253,28 @@ mod tests {
         for l in &lines {
             assert!(!l.contains("aHVudGVy") && !l.contains("AGFsaWNl"), "{l}");
         }
+    }
+
+    #[test]
+    fn bdat_chunks_are_summarised() {
+        let lines = collect(|t| {
+            t.client(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 9 LAST\r\nSecret\r\n");
+            t.client(b"!");
+            t.client(b"BDAT 3\r\nab\nbdat 0 last\r\nQUIT\r\n");
+        });
+        assert_eq!(
+            lines,
+            [
+                "C: MAIL FROM:<a@b>",
+                "C: RCPT TO:<c@d>",
+                "C: BDAT 9 LAST",
+                "C: <9 octets of message data>",
+                "C: BDAT 3",
+                "C: <3 octets of message data>",
+                "C: bdat 0 last",
+                "C: QUIT",
+            ]
+        );
     }
 
     #[test]

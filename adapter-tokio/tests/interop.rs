@@ -535,3 +535,210 @@ async fn postfix_tls_required_port_refuses_plaintext_mail() {
     client.quit().await.unwrap();
     assert_eq!(e.delivered("postfix", &id, 1), m);
 }
+
+// ------------------------------------------------------------------ extensions
+
+use wasm_smtp_tokio::wasm_smtp_core::dsn::{Notify, Ret};
+use wasm_smtp_tokio::wasm_smtp_core::error::Extension;
+use wasm_smtp_tokio::wasm_smtp_core::{Config, SendOptions};
+
+/// Postfix smtpd offers PIPELINING, SIZE, 8BITMIME, DSN, SMTPUTF8 and CHUNKING: every
+/// combination of PIPELINING and CHUNKING delivers the same bytes, to several
+/// recipients, with one refused among them; DSN parameters and a UTF-8 sender are
+/// accepted; a message over the SIZE limit is refused before anything is written.
+#[tokio::test]
+#[ignore = "needs the interop servers: bash interop/run.sh"]
+async fn postfix_pipelining_chunking_size_8bitmime_smtputf8_dsn() {
+    let e = env();
+    let port = e.port("POSTFIX_PORT");
+    let mut sent = Vec::new();
+    for (pipelining, chunking) in [(true, true), (true, false), (false, true), (false, false)] {
+        let config = Config::new().pipelining(pipelining).chunking(chunking);
+        let options = e.options().config(config);
+        let mut client =
+            connect_smtp_starttls_with(e.get("INTEROP_TLS_NAME"), port, EHLO, &options)
+                .await
+                .unwrap();
+        let caps = *client.capabilities();
+        for cap in [
+            Capability::Pipelining,
+            Capability::Chunking,
+            Capability::EightBitMime,
+            Capability::SmtpUtf8,
+            Capability::Dsn,
+            Capability::Size,
+        ] {
+            assert!(caps.has(cap), "{cap:?} not offered after TLS: {caps:?}");
+        }
+        let tag = format!("pf-ext-{pipelining}-{chunking}");
+        for (name, body) in bodies() {
+            let (id, m) = message(&format!("{tag}-{name}"), &body);
+            let outcome = client
+                .send_mail_bytes(
+                    "alice@interop.test",
+                    &[
+                        "bob@interop.test",
+                        "reject-ext@interop.test",
+                        "carol@interop.test",
+                    ],
+                    &m,
+                )
+                .await
+                .unwrap();
+            assert_eq!(outcome.rejected().collect::<Vec<_>>(), [1], "{tag}");
+            assert_eq!(outcome.first_rejection().unwrap().code.get(), 550);
+            assert!(!outcome.first_rejection_text().is_empty());
+            sent.push((id, m, 2));
+        }
+        // Every recipient refused: typed error, the pipelined DATA/BDAT reply consumed,
+        // and the connection still in step.
+        let (_, m) = message(&format!("{tag}-none"), b"nobody\r\n");
+        let err = send(
+            &mut client,
+            &["reject-a@interop.test", "reject-b@interop.test"],
+            &m,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SmtpError::RecipientsRejected {
+                    rejected: 2,
+                    total: 2,
+                    ..
+                }
+            ),
+            "{tag}: {err:?}"
+        );
+        assert!(
+            client.rejection_text().contains("reject-a"),
+            "{}",
+            client.rejection_text()
+        );
+        // DSN parameters and a streamed body declared 8-bit.
+        let (id, m) = message(&format!("{tag}-dsn"), "DSN, ünïcödé\r\n".as_bytes());
+        let dsn = SendOptions::new()
+            .notify(Notify::On {
+                success: true,
+                failure: true,
+                delay: false,
+            })
+            .orcpt(true)
+            .ret(Ret::Headers)
+            .envid("interop+envid=1");
+        let outcome = client
+            .send_mail_with("alice@interop.test", &["bob@interop.test"], &m, dsn)
+            .await
+            .unwrap();
+        assert!(outcome.all_accepted());
+        sent.push((id, m, 1));
+        let (id, m) = message(&format!("{tag}-stream"), &bodies()[2].1);
+        let mut reader = &m[..];
+        client
+            .send_mail_from_reader_with(
+                "alice@interop.test",
+                &["carol@interop.test"],
+                &mut reader,
+                SendOptions::new().eight_bit_mime(true),
+            )
+            .await
+            .unwrap();
+        sent.push((id, m, 1));
+        // SMTPUTF8: a UTF-8 sender.
+        let (id, m) = message(&format!("{tag}-utf8"), "From jürgen\r\n".as_bytes());
+        client
+            .send_mail_bytes("jürgen@interop.test", &["bob@interop.test"], &m)
+            .await
+            .unwrap();
+        sent.push((id, m, 1));
+        // SIZE: one octet over the limit is refused before anything is written.
+        let limit: u64 = e.get("POSTFIX_SIZE_LIMIT").parse().unwrap();
+        let big = vec![b'x'; limit as usize - 1];
+        let err = send(&mut client, &["bob@interop.test"], &big)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            SmtpError::MessageTooLarge {
+                size: limit + 1,
+                limit
+            }
+        );
+        client.noop().await.unwrap();
+        client.quit().await.unwrap();
+    }
+    for (id, m, copies) in &sent {
+        assert!(e.delivered("postfix", id, *copies) == *m, "{id} differs");
+    }
+}
+
+/// smtp-sink offers PIPELINING, 8BITMIME and DSN (no CHUNKING): pipelined DATA with DSN
+/// parameters, many messages on one connection.
+#[tokio::test]
+#[ignore = "needs the interop servers: bash interop/run.sh"]
+async fn sink_pipelining_and_dsn() {
+    let e = env();
+    let mut client = sink("SINK").await;
+    let caps = *client.capabilities();
+    assert!(
+        caps.has(Capability::Pipelining) && caps.has(Capability::Dsn),
+        "{caps:?}"
+    );
+    assert!(!caps.has(Capability::Chunking), "{caps:?}");
+    let mut sent = Vec::new();
+    for i in 0..10 {
+        let (id, m) = message(&format!("sink-dsn{i}"), &bodies()[i % 3].1);
+        let options = SendOptions::new().notify(Notify::Never).envid("sink-envid");
+        client
+            .send_mail_with(
+                "alice@interop.test",
+                &["bob@interop.test", "carol@interop.test"],
+                &m,
+                options,
+            )
+            .await
+            .unwrap();
+        sent.push((id, m));
+    }
+    client.quit().await.unwrap();
+    for (id, m) in sent {
+        assert_eq!(e.delivered("SINK", &id, 1), m);
+    }
+}
+
+/// aiosmtpd offers none of PIPELINING, CHUNKING and DSN: one command per round trip, and
+/// a DSN request is refused before anything is written.
+#[tokio::test]
+#[ignore = "needs the interop servers: bash interop/run.sh"]
+async fn aiosmtpd_without_pipelining_chunking_or_dsn() {
+    let e = env();
+    let port = e.port("AIOSMTPD_STARTTLS_PORT");
+    let mut client = connect_smtp_starttls_with(e.host(), port, EHLO, &e.options())
+        .await
+        .unwrap();
+    let (user, password) = e.user();
+    client.login(user, password).await.unwrap();
+    let caps = *client.capabilities();
+    for cap in [
+        Capability::Pipelining,
+        Capability::Chunking,
+        Capability::Dsn,
+    ] {
+        assert!(!caps.has(cap), "{cap:?}: {caps:?}");
+    }
+    let (id, m) = message("aio-ext", &bodies()[0].1);
+    let err = client
+        .send_mail_with(
+            "alice@interop.test",
+            &["bob@interop.test"],
+            &m,
+            SendOptions::new().notify(Notify::FAILURE),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, SmtpError::ExtensionUnavailable(Extension::Dsn));
+    assert_eq!(send(&mut client, &["bob@interop.test"], &m).await, Ok(1));
+    client.quit().await.unwrap();
+    assert_eq!(e.delivered("aiosmtpd", &id, 1), m);
+}

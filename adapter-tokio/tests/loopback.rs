@@ -336,13 +336,16 @@ async fn the_trace_shows_the_dialogue_without_secrets() {
     let all = text.join("\n");
     assert!(all.contains("Client AUTH PLAIN <redacted>"), "{all}");
     assert!(all.contains("Event TLS established: TLSv1_3"), "{all}");
+    // The local server offers PIPELINING and CHUNKING: the message is one BDAT chunk,
+    // summarised.
     assert!(
         all.contains(&format!(
-            "Client <{} octets of message data>",
-            MESSAGE.len() + 2
+            "Client BDAT {n} LAST\nClient <{n} octets of message data>",
+            n = MESSAGE.len()
         )),
         "{all}"
     );
+    assert!(!all.contains("leading dot"), "{all}");
     assert!(all.contains("Event connection closed"), "{all}");
     assert!(
         !all.contains("horse") && !all.contains("Y29ycmVjd"),
@@ -351,4 +354,62 @@ async fn the_trace_shows_the_dialogue_without_secrets() {
     assert!(lines
         .iter()
         .any(|(d, s)| *d == Direction::Server && s.starts_with("221")));
+}
+
+#[tokio::test]
+async fn pipelining_and_chunking_deliver_the_same_bytes_as_plain_data() {
+    let server = LocalServer::start(ServerConfig::plaintext()).await.unwrap();
+    // Bare LF line ends and a last line without one: normalised the same way by DATA
+    // and BDAT.
+    let message = "Subject: t\n\n.leading dot\n.\nbare cr\rend";
+    let expected = "Subject: t\r\n\r\n.leading dot\r\n.\r\nbare cr\r\nend\r\n";
+    let configs = [
+        Config::new().tls(TlsPolicy::Disabled),
+        Config::new().tls(TlsPolicy::Disabled).chunking(false),
+        Config::new().tls(TlsPolicy::Disabled).pipelining(false),
+        Config::new()
+            .tls(TlsPolicy::Disabled)
+            .pipelining(false)
+            .chunking(false),
+    ];
+    let to = ["bob@example.com", "nobody@example.com", "carol@example.com"];
+    for config in configs {
+        let options = Options::new().config(config);
+        let mut client = connect_smtp("127.0.0.1", server.port(), EHLO, &options)
+            .await
+            .unwrap();
+        let outcome = client
+            .send_mail("alice@example.com", &to, message)
+            .await
+            .unwrap();
+        assert!(outcome.all_accepted());
+        // Streamed in small reads (BDAT chunks with PIPELINING + CHUNKING).
+        let mut reader = Pieces(message.as_bytes(), 5);
+        client
+            .send_mail_from_reader("alice@example.com", &to[..1], &mut reader)
+            .await
+            .unwrap();
+        client.quit().await.unwrap();
+    }
+    let got = server.messages();
+    assert_eq!(got.len(), 8);
+    for m in got {
+        assert_eq!(String::from_utf8_lossy(&m.data), expected);
+    }
+}
+
+/// A reader that returns at most `.1` bytes per read.
+struct Pieces<'a>(&'a [u8], usize);
+
+impl wasm_smtp_tokio::wasm_smtp_core::io::ErrorType for Pieces<'_> {
+    type Error = wasm_smtp_tokio::wasm_smtp_core::io::ErrorKind;
+}
+
+impl wasm_smtp_tokio::wasm_smtp_core::io::Read for Pieces<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = self.0.len().min(buf.len()).min(self.1);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
 }

@@ -1,7 +1,8 @@
 //! Messages per second over one reused connection on loopback, through the tokio
 //! transport, against the mock crate's `LocalServer` (plaintext, and STARTTLS + AUTH):
-//! what a mail queue sees. Each iteration is one whole transaction (MAIL, RCPT, DATA,
-//! message, end of data) and its replies; the connection and TLS set-up are outside the
+//! what a mail queue sees. Each iteration is one whole transaction and its replies (the
+//! server offers PIPELINING and CHUNKING: MAIL, RCPT, `BDAT n LAST` and the message in
+//! one flight); the connection and TLS set-up are outside the
 //! measurement. A client that sent the end-of-data line in a separate small write with
 //! Nagle's algorithm on would stall on the peer's delayed ACK here (about 40 ms per
 //! message on Linux).

@@ -23,17 +23,18 @@
 
 use crate::auth::{self, Base64Cursor, Credentials, ENCODED_BLOCK};
 use crate::capabilities::{Capabilities, Capability, Mechanism};
-use crate::command::Command;
+use crate::command::{Command, MailParams, RcptParams};
 use crate::data::{DataEncoder, FINISH_MAX};
 use crate::error::{
     AuthError, Extension, InputField, InvalidReason, Rejection, ScramError, SmtpError, Stage,
     TlsError,
 };
-use crate::reply::{Reply, ReplyCode};
+use crate::reply::{Reply, ReplyCode, ReplyText};
 use crate::session::{Phase, Received, Session};
 use crate::transport::Transport;
 use base64ct::{Base64, Encoding};
 use core::future::Future;
+use core::marker::PhantomData;
 use embedded_io_async::{Error as _, Read};
 use zeroize::Zeroize;
 
@@ -46,6 +47,11 @@ pub const DEFAULT_TX: usize = 512;
 pub const MAX_RECIPIENTS: usize = 100;
 /// Most AUTH challenges (334 replies) accepted in one exchange.
 pub const MAX_AUTH_CHALLENGES: usize = 2;
+/// Most BDAT chunks of a streamed message left unanswered before the client reads a
+/// reply (with PIPELINING).
+pub const BDAT_WINDOW: usize = 8;
+/// Room kept for a `BDAT n` line in front of a streamed chunk (`BDAT `, 20 digits, CRLF).
+const CHUNK_HEAD: usize = 27;
 
 /// When to use TLS on a connection that starts in plaintext.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,22 +72,51 @@ pub enum TlsPolicy {
 }
 
 /// Session options. `Config::default()` is the secure choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     tls: TlsPolicy,
     allow_plaintext_auth: bool,
     require_all_recipients: bool,
+    pipelining: bool,
+    chunking: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Config {
-    /// The default: TLS required, no AUTH in plaintext, partial delivery allowed.
+    /// The default: TLS required, no AUTH in plaintext, partial delivery allowed,
+    /// PIPELINING and CHUNKING used when the server offers them.
     pub const fn new() -> Self {
         Config {
             tls: TlsPolicy::Required,
             allow_plaintext_auth: false,
             require_all_recipients: false,
+            pipelining: true,
+            chunking: true,
         }
+    }
+
+    /// Use PIPELINING (RFC 2920) when the server offers it (default: on): MAIL FROM, the
+    /// RCPT TOs and DATA (or a small message's `BDAT n LAST`) go out in one flight and
+    /// their replies are read afterwards, in order. Off: one command per round trip.
+    pub const fn pipelining(mut self, on: bool) -> Self {
+        self.pipelining = on;
+        self
+    }
+
+    /// Use CHUNKING (RFC 3030, `BDAT`) when the server offers it (default: on). A
+    /// message given as bytes goes as one `BDAT n LAST` chunk (no dot-stuffing, no
+    /// terminator line); a streamed message as one chunk per read, but only when
+    /// PIPELINING is in use too (otherwise every chunk would cost a round trip, and DATA
+    /// is used). Off: always DATA.
+    pub const fn chunking(mut self, on: bool) -> Self {
+        self.chunking = on;
+        self
     }
 
     /// Set the TLS policy for connections that start in plaintext (ignored on implicit
@@ -112,6 +147,101 @@ impl Config {
     }
 }
 
+/// Per-message options for [`SmtpClient::send_mail_with`] and
+/// [`SmtpClient::send_mail_from_reader_with`]. `SendOptions::new()` sends exactly what
+/// [`SmtpClient::send_mail`] sends.
+///
+/// Delivery status notification options (RFC 3461) need the `dsn` feature; they are
+/// refused with [`SmtpError::ExtensionUnavailable`]`(`[`Extension::Dsn`]`)` before
+/// anything is written when the server does not offer DSN (leaving them out silently
+/// would change what the sender asked for: `NOTIFY=NEVER` suppresses bounces, `SUCCESS`
+/// is a delivery receipt). Check `capabilities().has(Capability::Dsn)` first for best
+/// effort.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SendOptions<'a> {
+    eight_bit: bool,
+    #[cfg(feature = "dsn")]
+    notify: Option<crate::dsn::Notify>,
+    #[cfg(feature = "dsn")]
+    orcpt: bool,
+    #[cfg(feature = "dsn")]
+    ret: Option<crate::dsn::Ret>,
+    #[cfg(feature = "dsn")]
+    envid: Option<&'a str>,
+    _borrow: PhantomData<&'a str>,
+}
+
+impl<'a> SendOptions<'a> {
+    /// No options.
+    pub const fn new() -> Self {
+        SendOptions {
+            eight_bit: false,
+            #[cfg(feature = "dsn")]
+            notify: None,
+            #[cfg(feature = "dsn")]
+            orcpt: false,
+            #[cfg(feature = "dsn")]
+            ret: None,
+            #[cfg(feature = "dsn")]
+            envid: None,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Declare that the body holds 8-bit data, so `BODY=8BITMIME` is sent (RFC 6152).
+    /// Needed only for streamed bodies, whose bytes are not known when MAIL FROM is sent:
+    /// for a body given as bytes the client looks for 8-bit bytes itself. Refused with
+    /// `ExtensionUnavailable(Extension::EightBitMime)` when the server lacks 8BITMIME.
+    pub const fn eight_bit_mime(mut self, on: bool) -> Self {
+        self.eight_bit = on;
+        self
+    }
+
+    /// `NOTIFY` on every RCPT TO (RFC 3461 section 4.1).
+    #[cfg(feature = "dsn")]
+    pub const fn notify(mut self, notify: crate::dsn::Notify) -> Self {
+        self.notify = Some(notify);
+        self
+    }
+
+    /// `ORCPT=rfc822;<address>` on every RCPT TO whose address is ASCII (RFC 3461
+    /// section 4.2; the RFC 6533 form for UTF-8 addresses is not implemented, such
+    /// recipients get no ORCPT).
+    #[cfg(feature = "dsn")]
+    pub const fn orcpt(mut self, on: bool) -> Self {
+        self.orcpt = on;
+        self
+    }
+
+    /// `RET` on MAIL FROM (RFC 3461 section 4.3).
+    #[cfg(feature = "dsn")]
+    pub const fn ret(mut self, ret: crate::dsn::Ret) -> Self {
+        self.ret = Some(ret);
+        self
+    }
+
+    /// `ENVID` on MAIL FROM (RFC 3461 section 4.4): printable ASCII, at most 100
+    /// octets once xtext-encoded (checked before anything is written).
+    #[cfg(feature = "dsn")]
+    pub const fn envid(mut self, envid: &'a str) -> Self {
+        self.envid = Some(envid);
+        self
+    }
+
+    /// Whether any DSN parameter is requested.
+    const fn wants_dsn(&self) -> bool {
+        #[cfg(feature = "dsn")]
+        {
+            self.notify.is_some() || self.orcpt || self.ret.is_some() || self.envid.is_some()
+        }
+        #[cfg(not(feature = "dsn"))]
+        {
+            false
+        }
+    }
+}
+
 /// The result of a delivered message: the server's final reply (which often holds the
 /// queue id) and which recipients were refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +252,7 @@ pub struct SendOutcome {
     recipients: usize,
     rejected: u128,
     first_rejection: Option<Rejection>,
+    first_rejection_text: ReplyText,
 }
 
 impl SendOutcome {
@@ -153,6 +284,11 @@ impl SendOutcome {
     /// The first refusal, with its code and enhanced status code.
     pub const fn first_rejection(&self) -> Option<Rejection> {
         self.first_rejection
+    }
+
+    /// The text of the first refusal (bounded, printable ASCII; empty if none).
+    pub fn first_rejection_text(&self) -> &str {
+        self.first_rejection_text.as_str()
     }
 }
 
@@ -195,6 +331,13 @@ pub struct SmtpClient<T: Transport, const RX: usize = DEFAULT_RX, const TX: usiz
     tx_len: usize,
     /// Length of the last 334 challenge's text, kept at the start of `rx`.
     challenge_len: usize,
+    /// The command the last reply answered.
+    reply_stage: Stage,
+    /// The text of the reply behind the last rejection reported in an error.
+    rejection_text: ReplyText,
+    /// A MAIL FROM was accepted on this connection: the server processes transactions,
+    /// so a message may follow the envelope in one BDAT flight.
+    mail_accepted: bool,
 }
 
 impl<T: Transport, const RX: usize, const TX: usize> core::fmt::Debug for SmtpClient<T, RX, TX> {
@@ -266,6 +409,9 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             tx: [0; TX],
             tx_len: 0,
             challenge_len: 0,
+            reply_stage: Stage::Greeting,
+            rejection_text: ReplyText::default(),
+            mail_accepted: false,
         };
         client
             .drive(
@@ -294,6 +440,16 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// The sans-I/O session, for inspection.
     pub fn session(&self) -> &Session {
         &self.session
+    }
+
+    /// The text of the server reply behind the last [`SmtpError::Rejected`],
+    /// [`SmtpError::RecipientsRejected`] (its first refusal) or
+    /// [`AuthError::Rejected`] this client returned: bounded to
+    /// [`REPLY_TEXT_CAPACITY`](crate::reply::REPLY_TEXT_CAPACITY) octets, bytes outside
+    /// printable ASCII replaced by `?`. The code and enhanced status code are in the
+    /// error itself (kept small and `Copy`, so the text lives here).
+    pub fn rejection_text(&self) -> &str {
+        self.rejection_text.as_str()
     }
 
     /// Authenticate with user name and password, choosing the strongest mechanism both
@@ -493,58 +649,93 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// Send a message given as text (a complete RFC 5322 message: headers, blank line,
-    /// body). Line endings may be LF or CRLF; they are sent as CRLF, with dot-stuffing.
+    /// body). Line endings may be LF or CRLF; they are sent as CRLF, with dot-stuffing
+    /// under DATA.
+    ///
+    /// The server's extensions are used as offered (and as the [`Config`] allows):
+    /// PIPELINING, CHUNKING, `SIZE=` (a message over the server's limit is refused before
+    /// anything is written), `BODY=8BITMIME` when the message has 8-bit bytes, `SMTPUTF8`
+    /// when an address needs it.
     pub fn send_mail<'a>(
         &'a mut self,
         from: &'a str,
         to: &'a [&'a str],
         message: &'a str,
     ) -> impl Future<Output = Result<SendOutcome, SmtpError>> + 'a {
-        self.send(from, to, message.as_bytes())
+        self.send(
+            from,
+            to,
+            Some(message.as_bytes()),
+            &b""[..],
+            SendOptions::new(),
+        )
     }
 
-    /// Send a message given as bytes (8-bit content is passed through unchanged).
+    /// Send a message given as bytes (8-bit content is passed through unchanged; it
+    /// needs a server that offers 8BITMIME).
     pub fn send_mail_bytes<'a>(
         &'a mut self,
         from: &'a str,
         to: &'a [&'a str],
         message: &'a [u8],
     ) -> impl Future<Output = Result<SendOutcome, SmtpError>> + 'a {
-        self.send(from, to, message)
+        self.send(from, to, Some(message), &b""[..], SendOptions::new())
+    }
+
+    /// [`send_mail_bytes`](Self::send_mail_bytes) with per-message [`SendOptions`]
+    /// (delivery status notifications with the `dsn` feature).
+    pub fn send_mail_with<'a>(
+        &'a mut self,
+        from: &'a str,
+        to: &'a [&'a str],
+        message: &'a [u8],
+        options: SendOptions<'a>,
+    ) -> impl Future<Output = Result<SendOutcome, SmtpError>> + 'a {
+        self.send(from, to, Some(message), &b""[..], options)
     }
 
     /// Send a message read from `reader` in chunks, so that a device can send a message
     /// larger than its RAM. If the reader fails, the connection is abandoned before the
-    /// end-of-data line, so the server discards the partial message, and the error is
-    /// [`SmtpError::BodySource`].
+    /// end-of-data line (or the last BDAT chunk), so the server discards the partial
+    /// message, and the error is [`SmtpError::BodySource`].
+    ///
+    /// The size and content are not known in advance: no `SIZE=` is sent and no limit is
+    /// checked, and 8-bit content must be declared with
+    /// [`SendOptions::eight_bit_mime`] (through
+    /// [`send_mail_from_reader_with`](Self::send_mail_from_reader_with)) to get
+    /// `BODY=8BITMIME`; otherwise the bytes are sent as they are.
     pub fn send_mail_from_reader<'a, R: Read>(
         &'a mut self,
         from: &'a str,
         to: &'a [&'a str],
         reader: &'a mut R,
     ) -> impl Future<Output = Result<SendOutcome, SmtpError>> + 'a {
-        self.send(from, to, reader)
+        self.send(from, to, None, reader, SendOptions::new())
     }
 
-    /// The mail transaction behind the three `send_mail*` methods.
+    /// [`send_mail_from_reader`](Self::send_mail_from_reader) with per-message
+    /// [`SendOptions`].
+    pub fn send_mail_from_reader_with<'a, R: Read>(
+        &'a mut self,
+        from: &'a str,
+        to: &'a [&'a str],
+        reader: &'a mut R,
+        options: SendOptions<'a>,
+    ) -> impl Future<Output = Result<SendOutcome, SmtpError>> + 'a {
+        self.send(from, to, None, reader, options)
+    }
+
+    /// The mail transaction behind the `send_mail*` methods: the whole message in
+    /// `known`, or streamed from `reader`.
     async fn send<R: Read>(
         &mut self,
         from: &str,
         to: &[&str],
+        known: Option<&[u8]>,
         mut reader: R,
+        options: SendOptions<'_>,
     ) -> Result<SendOutcome, SmtpError> {
-        let smtputf8 = self.check_envelope(from, to)?;
-        let mut job = Job::Mail(MailJob {
-            from,
-            to,
-            smtputf8,
-            at: MailAt::Start,
-            rcpt: 0,
-            rejected: 0,
-            first_rejection: None,
-            enc: DataEncoder::new(),
-            pos: 0,
-        });
+        let mut job = Job::Mail(self.prepare(from, to, known, &options)?);
         let reply = self.drive(&mut job, &mut reader).await?;
         match (job, reply) {
             (Job::Mail(m), Some(reply)) => Ok(SendOutcome {
@@ -552,14 +743,21 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 recipients: to.len(),
                 rejected: m.rejected,
                 first_rejection: m.first_rejection,
+                first_rejection_text: m.first_rejection_text,
             }),
             _ => Err(SmtpError::SessionUnusable),
         }
     }
 
-    /// Validate the whole envelope before anything is written. Returns whether SMTPUTF8
-    /// is needed.
-    fn check_envelope(&self, from: &str, to: &[&str]) -> Result<bool, SmtpError> {
+    /// Validate the whole envelope and the options against the server's capabilities
+    /// before anything is written, and choose the parameters and the transfer method.
+    fn prepare<'a>(
+        &self,
+        from: &'a str,
+        to: &'a [&'a str],
+        known: Option<&'a [u8]>,
+        options: &SendOptions<'a>,
+    ) -> Result<MailJob<'a>, SmtpError> {
         if self.session.is_closed() {
             return Err(SmtpError::SessionUnusable);
         }
@@ -579,27 +777,90 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         let mut needs_utf8 = crate::address::check_mailbox(from, InputField::From, true)?
             .needs_smtputf8
             .then_some(InputField::From);
-        let mut needed = 0;
         for (i, rcpt) in to.iter().enumerate() {
             let info = crate::address::check_mailbox(rcpt, InputField::To(i), false)?;
             if info.needs_smtputf8 && needs_utf8.is_none() {
                 needs_utf8 = Some(InputField::To(i));
             }
-            needed = needed.max(Command::RcptTo(rcpt).encoded_len());
         }
-        let smtputf8 = needs_utf8.is_some();
-        // Every command line of the transaction must fit the transmit buffer, or the
-        // transaction would stop half-way.
-        needed = needed.max(Command::MailFrom { from, smtputf8 }.encoded_len());
-        if needed > TX {
-            return Err(SmtpError::BufferTooSmall { needed });
+        let caps = self.session.capabilities();
+        let mut params = MailParams::default();
+        #[allow(unused_mut)]
+        let mut rcpt_params = RcptParams::default();
+        #[cfg(feature = "dsn")]
+        {
+            if let Some(envid) = options.envid {
+                crate::dsn::check_envid(envid)?;
+            }
+            if options.notify.is_some_and(|n| !n.is_valid()) {
+                return Err(SmtpError::invalid(InputField::Notify, InvalidReason::Empty));
+            }
+            params.ret = options.ret;
+            params.envid = options.envid;
+            rcpt_params.notify = options.notify;
+            rcpt_params.orcpt = options.orcpt;
         }
         if let Some(field) = needs_utf8 {
-            if !self.session.capabilities().has(Capability::SmtpUtf8) {
+            if !caps.has(Capability::SmtpUtf8) {
                 return Err(SmtpError::invalid(field, InvalidReason::NonAscii));
             }
         }
-        Ok(smtputf8)
+        if options.wants_dsn() && !caps.has(Capability::Dsn) {
+            return Err(SmtpError::ExtensionUnavailable(Extension::Dsn));
+        }
+        let size = known.map_or(0, crate::data::message_size);
+        if known.is_some() {
+            if let Some(limit) = caps.size_limit() {
+                if size > limit {
+                    return Err(SmtpError::MessageTooLarge { size, limit });
+                }
+            }
+            if caps.has(Capability::Size) {
+                params.size = Some(size);
+            }
+        }
+        let eight_bit = options.eight_bit || known.is_some_and(crate::data::has_8bit);
+        if eight_bit && !caps.has(Capability::EightBitMime) {
+            return Err(SmtpError::ExtensionUnavailable(Extension::EightBitMime));
+        }
+        params.eight_bit_mime = eight_bit;
+        params.smtputf8 = needs_utf8.is_some();
+        // Every command line of the transaction must fit the transmit buffer, or the
+        // transaction would stop half-way.
+        let mut needed = Command::Mail { from, params }.encoded_len();
+        for rcpt in to {
+            let cmd = Command::Rcpt {
+                to: rcpt,
+                params: rcpt_params,
+            };
+            needed = needed.max(cmd.encoded_len());
+        }
+        if needed > TX {
+            return Err(SmtpError::BufferTooSmall { needed });
+        }
+        Ok(MailJob {
+            from,
+            to,
+            params,
+            rcpt_params,
+            known,
+            size,
+            pipelining: self.config.pipelining && caps.has(Capability::Pipelining),
+            chunking: self.config.chunking && caps.has(Capability::Chunking),
+            at: MailAt::Start,
+            transfer: Transfer::None,
+            queued: 0,
+            answered: 0,
+            mail_rejection: None,
+            transfer_rejection: None,
+            got_354: false,
+            delivered: false,
+            rejected: 0,
+            first_rejection: None,
+            first_rejection_text: ReplyText::default(),
+            enc: DataEncoder::new(),
+            pos: 0,
+        })
     }
 
     // ----- the driver ------------------------------------------------------------------
@@ -643,6 +904,12 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                         Err(TlsError::Handshake(e.kind()).into())
                     }
                 },
+                // The body is read into the receive buffer, which must hold no reply
+                // bytes then (a job never asks otherwise; fail closed if one did).
+                Step::ReadBody if self.rx_len > 0 => {
+                    self.session.close();
+                    Err(SmtpError::SessionUnusable)
+                }
                 Step::ReadBody => match reader.read(&mut self.rx[..RX.min(TX)]).await {
                     Ok(n) => {
                         self.rx_len = n;
@@ -997,13 +1264,18 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// One mail transaction. On error, the flag says whether RSET should follow.
+    ///
+    /// Replies are handled one at a time in the order of the commands
+    /// ([`mail_reply`](Self::mail_reply)); decisions that depend on several replies
+    /// (is any recipient left, may the message be sent) are taken only once every
+    /// command sent so far is answered ([`mail_decide`](Self::mail_decide)). So the same
+    /// code runs with and without PIPELINING: without it, one command is answered at a
+    /// time.
     fn mail_step(
         &mut self,
         m: &mut MailJob<'_>,
         input: Input<'_>,
     ) -> Result<Step, (SmtpError, bool)> {
-        // RSET follows every failure that leaves the session open, except a verdict on
-        // the end of data, which ends the transaction by itself.
         let fatal = |e| (e, true);
         let reply = input.map_err(fatal)?;
         match m.at {
@@ -1011,94 +1283,295 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 if self.session.phase() != Phase::Ready {
                     return Err((SmtpError::SessionUnusable, false));
                 }
-                let (from, smtputf8) = (m.from, m.smtputf8);
-                self.queue(Command::MailFrom { from, smtputf8 })
-                    .map_err(fatal)?;
-                m.at = MailAt::MailFrom;
+                let (from, params) = (m.from, m.params);
+                self.queue(Command::Mail { from, params }).map_err(fatal)?;
+                if m.pipelining {
+                    m.at = MailAt::Commands;
+                    return self.flight_step(m).map_err(fatal);
+                }
+                m.at = MailAt::Replies;
                 Ok(Step::Exchange)
             }
-            MailAt::MailFrom => {
+            MailAt::Commands => self.flight_step(m).map_err(fatal),
+            MailAt::Replies => {
                 let reply = got(reply).map_err(fatal)?;
-                if reply.code.is_negative() {
-                    return Err((self.rejected(Stage::MailFrom, reply), true));
+                self.mail_reply(m, reply)?;
+                if self.session.outstanding() > 0 {
+                    // More replies of the flight to read (the flush is a no-op).
+                    return Ok(Step::Exchange);
                 }
-                m.at = MailAt::RcptTo;
-                self.next_rcpt(m).map_err(fatal)
+                self.mail_decide(m)
             }
-            MailAt::RcptTo => {
+            MailAt::Body => self.body_step(m).map_err(fatal),
+            MailAt::Window => {
                 let reply = got(reply).map_err(fatal)?;
-                if reply.code.is_negative() {
-                    let r = self.rejection(Stage::RcptTo, reply);
-                    if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
-                        return Err(fatal(SmtpError::Rejected(r)));
+                self.mail_reply(m, reply)?;
+                if m.transfer_rejection.is_some() {
+                    // Stop sending chunks; read what is left, then report.
+                    m.at = MailAt::Replies;
+                    if self.session.outstanding() > 0 {
+                        return Ok(Step::Exchange);
                     }
-                    m.rejected |= 1 << m.rcpt;
-                    m.first_rejection.get_or_insert(r);
+                    return self.mail_decide(m);
                 }
-                m.rcpt += 1;
-                self.next_rcpt(m).map_err(fatal)
-            }
-            MailAt::Data => {
-                let reply = got(reply).map_err(fatal)?;
-                if reply.code.is_negative() {
-                    return Err((self.rejected(Stage::Data, reply), true));
+                // Replies that arrived together are taken now: the receive buffer must be
+                // empty before the next chunk of the body is read into it.
+                let pending = self.session.outstanding();
+                if pending >= BDAT_WINDOW || (pending > 0 && self.rx_len > 0) {
+                    return Ok(Step::Exchange);
                 }
-                self.session.queue_expected(Stage::DataEnd).map_err(fatal)?;
                 m.at = MailAt::Body;
                 Ok(Step::ReadBody)
             }
-            MailAt::Body => Ok(self.body_step(m)),
-            MailAt::DataEnd => {
-                let reply = got(reply).map_err(fatal)?;
-                if reply.code.is_negative() {
-                    // The transaction is over either way (RFC 5321 section 4.1.1.4).
-                    return Err((self.rejected(Stage::DataEnd, reply), false));
+            // The reply to the lone end-of-data line: the transaction is over whatever
+            // it says.
+            MailAt::Dot(e) => Err((e, false)),
+            // The RSET after a failure (and any reply still due before it): its outcome
+            // does not matter.
+            MailAt::Reset(e) => {
+                if self.session.outstanding() > 0 {
+                    return Ok(Step::Exchange);
                 }
-                Ok(Step::Done)
+                Err((e, false))
             }
-            // The RSET after a failure: its outcome does not matter.
-            MailAt::Reset(e) => Err((e, false)),
         }
     }
 
-    /// RCPT TO for the next recipient, or DATA after the last one.
-    fn next_rcpt(&mut self, m: &mut MailJob<'_>) -> Result<Step, SmtpError> {
-        if let Some(rcpt) = m.to.get(m.rcpt) {
-            self.queue(Command::RcptTo(rcpt))?;
+    /// PIPELINING: stage every RCPT TO after MAIL FROM, then DATA, or `BDAT n LAST` with
+    /// the whole message when it fits the transmit buffer and a MAIL FROM was accepted
+    /// on this connection before, writing whenever the buffer fills; the replies are read
+    /// once the whole flight is written.
+    fn flight_step(&mut self, m: &mut MailJob<'_>) -> Result<Step, SmtpError> {
+        while let Some(&to) = m.to.get(m.queued) {
+            let cmd = Command::Rcpt {
+                to,
+                params: m.rcpt_params,
+            };
+            if cmd.encoded_len() > TX - self.tx_len {
+                return Ok(Step::Send);
+            }
+            self.queue(cmd)?;
+            m.queued += 1;
+        }
+        if self.config.require_all_recipients {
+            // All-or-nothing: DATA only once every recipient is known to be accepted
+            // (after a 354 the message could no longer be held back).
+            m.at = MailAt::Replies;
+            return Ok(Step::Exchange);
+        }
+        let cmd = match m.known {
+            // Only once a MAIL FROM was accepted on this connection: a server that
+            // refuses commands before looking at them (Postfix's 530 "Must issue a
+            // STARTTLS command first") does not skip a refused chunk and would read the
+            // message as commands.
+            Some(_) if m.chunking && self.mail_accepted => Command::Bdat {
+                size: m.size,
+                last: true,
+            },
+            // A streamed message, or the first message: BDAT once the envelope is
+            // accepted.
+            _ if m.chunking => {
+                m.at = MailAt::Replies;
+                return Ok(Step::Exchange);
+            }
+            _ => Command::Data,
+        };
+        let len = cmd.encoded_len();
+        if let Command::Bdat { size, .. } = cmd {
+            if size.saturating_add(len as u64) > TX as u64 {
+                // Too big for one flight: the envelope first, the message once accepted.
+                m.at = MailAt::Replies;
+                return Ok(Step::Exchange);
+            }
+        }
+        if len > TX - self.tx_len {
+            return Ok(Step::Send);
+        }
+        self.queue(cmd)?;
+        if matches!(cmd, Command::Data) {
+            m.transfer = Transfer::Data;
+            m.at = MailAt::Replies;
+            return Ok(Step::Exchange);
+        }
+        m.transfer = Transfer::Bdat;
+        m.enc = DataEncoder::chunked();
+        m.at = MailAt::Body;
+        self.body_step(m)
+    }
+
+    /// Take one reply of the transaction into account. Only a 421 stops at once.
+    fn mail_reply(&mut self, m: &mut MailJob<'_>, reply: &Reply) -> Result<(), (SmtpError, bool)> {
+        let stage = self.reply_stage;
+        if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
+            // The session closed itself: nothing more can be written.
+            return Err((self.rejected(stage, reply), false));
+        }
+        if stage == Stage::RcptTo {
+            let index = m.answered;
+            m.answered += 1;
+            if reply.code.is_negative() {
+                m.rejected |= 1u128.checked_shl(index as u32).unwrap_or(0);
+                if m.first_rejection.is_none() {
+                    m.first_rejection = Some(Rejection {
+                        stage,
+                        code: reply.code,
+                        enhanced: reply.enhanced,
+                    });
+                    m.first_rejection_text = reply.text.clone();
+                }
+            }
+            return Ok(());
+        }
+        if !reply.code.is_negative() {
+            match stage {
+                Stage::MailFrom => self.mail_accepted = true,
+                Stage::Data => m.got_354 = true,
+                Stage::DataEnd => m.delivered = true,
+                _ => {}
+            }
+            return Ok(());
+        }
+        if m.mail_rejection.is_some() || m.transfer_rejection.is_some() {
+            // Only the first refusal of MAIL FROM, DATA or BDAT is reported.
+            return Ok(());
+        }
+        let r = self.rejection(stage, reply);
+        if stage == Stage::MailFrom {
+            m.mail_rejection = Some(r);
+        } else {
+            m.transfer_rejection = Some(r);
+        }
+        Ok(())
+    }
+
+    /// Every command sent so far is answered: what comes next.
+    fn mail_decide(&mut self, m: &mut MailJob<'_>) -> Result<Step, (SmtpError, bool)> {
+        let fatal = |e| (e, true);
+        if let Some(r) = m.mail_rejection {
+            return self.mail_fail(m, SmtpError::Rejected(r));
+        }
+        if let Some(&to) = m.to.get(m.queued) {
+            // Without PIPELINING: the next recipient.
+            let cmd = Command::Rcpt {
+                to,
+                params: m.rcpt_params,
+            };
+            self.queue(cmd).map_err(fatal)?;
+            m.queued += 1;
             return Ok(Step::Exchange);
         }
         let rejected = m.rejected.count_ones() as usize;
         if let Some(first) = m.first_rejection {
             if rejected == m.to.len() || self.config.require_all_recipients {
-                return Err(SmtpError::RecipientsRejected {
+                self.rejection_text = m.first_rejection_text.clone();
+                let e = SmtpError::RecipientsRejected {
                     rejected,
                     total: m.to.len(),
                     first,
-                });
+                };
+                return self.mail_fail(m, e);
             }
         }
-        self.queue(Command::Data)?;
-        m.at = MailAt::Data;
-        Ok(Step::Exchange)
+        if let Some(r) = m.transfer_rejection {
+            return self.mail_fail(m, SmtpError::Rejected(r));
+        }
+        if m.delivered {
+            return Ok(Step::Done);
+        }
+        match m.transfer {
+            Transfer::None => self.start_transfer(m).map_err(fatal),
+            Transfer::Data if m.got_354 => {
+                m.got_354 = false;
+                self.session.queue_expected(Stage::DataEnd).map_err(fatal)?;
+                m.at = MailAt::Body;
+                if m.known.is_some() {
+                    return self.body_step(m).map_err(fatal);
+                }
+                Ok(Step::ReadBody)
+            }
+            // Every reply was checked by the session: DATA is answered 354 or refused,
+            // the last BDAT chunk 250 or refused.
+            _ => Err((SmtpError::SessionUnusable, false)),
+        }
     }
 
-    /// Encode the chunk of the body in the receive buffer (idle while the body is sent)
-    /// through the DATA encoder; at the end of the body, the end-of-data line.
-    fn body_step(&mut self, m: &mut MailJob<'_>) -> Step {
+    /// Send DATA, or start the BDAT chunks.
+    fn start_transfer(&mut self, m: &mut MailJob<'_>) -> Result<Step, SmtpError> {
+        // A streamed message in BDAT chunks only with PIPELINING: otherwise every chunk
+        // would wait for its reply, where DATA streams the whole message at once.
+        if !m.chunking || (m.known.is_none() && !m.pipelining) {
+            self.queue(Command::Data)?;
+            m.transfer = Transfer::Data;
+            m.at = MailAt::Replies;
+            return Ok(Step::Exchange);
+        }
+        m.transfer = Transfer::Bdat;
+        m.enc = DataEncoder::chunked();
+        m.at = MailAt::Body;
+        if m.known.is_some() {
+            self.queue(Command::Bdat {
+                size: m.size,
+                last: true,
+            })?;
+            return self.body_step(m);
+        }
+        Ok(Step::ReadBody)
+    }
+
+    /// The transaction failed with `e`. If DATA was answered 354 (pipelined, before the
+    /// failure was known), the message is ended at once with the lone end-of-data line
+    /// (RFC 2920 section 3.1) and nothing else; otherwise RSET follows, except after a
+    /// refusal of the DATA end of message, which ends the transaction by itself (RFC
+    /// 5321 section 4.1.1.4).
+    fn mail_fail(&mut self, m: &mut MailJob<'_>, e: SmtpError) -> Result<Step, (SmtpError, bool)> {
+        if m.got_354 {
+            m.got_354 = false;
+            let sent = self
+                .session
+                .queue_expected(Stage::DataEnd)
+                .and_then(|()| self.stage(b".\r\n"));
+            return match sent {
+                Ok(()) => {
+                    m.at = MailAt::Dot(e);
+                    Ok(Step::Exchange)
+                }
+                Err(_) => {
+                    // Cannot happen (the buffer is empty here); never leave DATA open.
+                    self.session.close();
+                    Err((e, false))
+                }
+            };
+        }
+        let data_end = matches!(e, SmtpError::Rejected(r) if r.stage == Stage::DataEnd)
+            && m.transfer == Transfer::Data;
+        Err((e, !data_end))
+    }
+
+    /// Encode the message into the transmit buffer: from `known`, or from the chunk of a
+    /// streamed body in the receive buffer (idle while the body is sent). At the end, the
+    /// end of the message (DATA's terminator, or the end of the last line).
+    fn body_step(&mut self, m: &mut MailJob<'_>) -> Result<Step, SmtpError> {
+        if let Some(body) = m.known {
+            while let Some(rest) = body.get(m.pos..).filter(|r| !r.is_empty()) {
+                if TX - self.tx_len < 2 {
+                    return Ok(Step::Send);
+                }
+                let (used, written) = m.enc.encode(rest, &mut self.tx[self.tx_len..]);
+                self.tx_len += written;
+                m.pos += used;
+            }
+            return Ok(self.end_body(m));
+        }
+        if m.transfer == Transfer::Bdat {
+            return self.chunk_step(m);
+        }
         if self.rx_len == 0 {
             // The reader is exhausted.
-            if TX - self.tx_len < FINISH_MAX {
-                return Step::Send;
-            }
-            // Room for the terminator was made just above (TX >= 64).
-            let n = m.enc.finish(&mut self.tx[self.tx_len..]).unwrap_or(0);
-            self.tx_len += n;
-            m.at = MailAt::DataEnd;
-            return Step::Exchange;
+            return Ok(self.end_body(m));
         }
         while m.pos < self.rx_len {
             if TX - self.tx_len < 2 {
-                return Step::Send;
+                return Ok(Step::Send);
             }
             let (used, written) = m
                 .enc
@@ -1108,7 +1581,73 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         }
         m.pos = 0;
         self.rx_len = 0;
-        Step::ReadBody
+        Ok(Step::ReadBody)
+    }
+
+    /// The end of a message whose DATA or `BDAT n LAST` line is already sent.
+    fn end_body(&mut self, m: &mut MailJob<'_>) -> Step {
+        if TX - self.tx_len < FINISH_MAX {
+            return Step::Send;
+        }
+        // Room for the tail was made just above (TX >= 64).
+        let n = m.enc.finish(&mut self.tx[self.tx_len..]).unwrap_or(0);
+        self.tx_len += n;
+        m.at = MailAt::Replies;
+        Step::Exchange
+    }
+
+    /// A streamed message in BDAT chunks (with PIPELINING): each read becomes one chunk
+    /// (or more, when its encoding does not fit the transmit buffer), sent without
+    /// waiting for its reply while fewer than [`BDAT_WINDOW`] are unanswered; at the end
+    /// of the reader, `BDAT n LAST` with the end of the last line (n is 0 or 2).
+    fn chunk_step(&mut self, m: &mut MailJob<'_>) -> Result<Step, SmtpError> {
+        if self.rx_len == 0 {
+            let tail = m.enc.tail();
+            let cmd = Command::Bdat {
+                size: tail.len() as u64,
+                last: true,
+            };
+            if cmd.encoded_len() + tail.len() > TX - self.tx_len {
+                return Ok(Step::Send);
+            }
+            self.queue(cmd)?;
+            self.stage(tail)?;
+            m.enc = DataEncoder::chunked();
+            m.at = MailAt::Replies;
+            return Ok(Step::Exchange);
+        }
+        while m.pos < self.rx_len {
+            if TX - self.tx_len < CHUNK_HEAD + 2 {
+                return Ok(Step::Send);
+            }
+            // Encode behind room for the BDAT line, then close the gap.
+            let start = self.tx_len;
+            let data = start + CHUNK_HEAD;
+            let (used, written) = m
+                .enc
+                .encode(&self.rx[m.pos..self.rx_len], &mut self.tx[data..]);
+            m.pos += used;
+            if written == 0 {
+                // A lone CR, held back until the next byte shows whether LF follows.
+                continue;
+            }
+            let mut head = [0u8; CHUNK_HEAD];
+            let cmd = Command::Bdat {
+                size: written as u64,
+                last: false,
+            };
+            let n = self.session.encode(cmd, &mut head)?;
+            self.tx.copy_within(data..data + written, start + n);
+            self.tx[start..start + n].copy_from_slice(&head[..n]);
+            self.tx_len = start + n + written;
+        }
+        m.pos = 0;
+        self.rx_len = 0;
+        if self.session.outstanding() >= BDAT_WINDOW {
+            m.at = MailAt::Window;
+            return Ok(Step::Exchange);
+        }
+        Ok(Step::ReadBody)
     }
 
     // ----- the I/O primitives and buffers ------------------------------------------------
@@ -1174,6 +1713,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                         self.challenge_len = text.len();
                         self.rx.copy_within(text, 0);
                     }
+                    self.reply_stage = stage;
                     #[cfg(feature = "defmt")]
                     defmt::debug!("S: {=u16}", reply.code.get());
                     return Ok(reply);
@@ -1204,7 +1744,10 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         self.rx_len -= n;
     }
 
-    fn rejection(&self, stage: Stage, reply: &Reply) -> Rejection {
+    /// The rejection for a negative reply; its text is kept for
+    /// [`rejection_text`](Self::rejection_text).
+    fn rejection(&mut self, stage: Stage, reply: &Reply) -> Rejection {
+        self.rejection_text = reply.text.clone();
         Rejection {
             stage,
             code: reply.code,
@@ -1214,7 +1757,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 
     /// The error for a negative reply (positive codes that do not belong were already
     /// refused by the session).
-    fn rejected(&self, stage: Stage, reply: &Reply) -> SmtpError {
+    fn rejected(&mut self, stage: Stage, reply: &Reply) -> SmtpError {
         SmtpError::Rejected(self.rejection(stage, reply))
     }
 }
@@ -1467,25 +2010,61 @@ enum QuitAt {
 struct MailJob<'a> {
     from: &'a str,
     to: &'a [&'a str],
-    smtputf8: bool,
+    params: MailParams<'a>,
+    rcpt_params: RcptParams,
+    /// The whole message, when given as bytes.
+    known: Option<&'a [u8]>,
+    /// Its size in BDAT chunks (0 for a streamed message).
+    size: u64,
+    pipelining: bool,
+    chunking: bool,
     at: MailAt,
-    /// The recipient whose RCPT TO was sent last.
-    rcpt: usize,
+    transfer: Transfer,
+    /// RCPT TO commands sent so far.
+    queued: usize,
+    /// RCPT TO replies received so far.
+    answered: usize,
+    mail_rejection: Option<Rejection>,
+    /// The first refusal of DATA, a BDAT chunk or the end of the message.
+    transfer_rejection: Option<Rejection>,
+    /// DATA was answered 354: the message (or the lone end-of-data line) must follow.
+    got_354: bool,
+    /// The end of the message was accepted.
+    delivered: bool,
     rejected: u128,
     first_rejection: Option<Rejection>,
+    first_rejection_text: ReplyText,
     enc: DataEncoder,
-    /// How much of the body chunk in the receive buffer is encoded.
+    /// How much of the message (known) or of the chunk in the receive buffer (streamed)
+    /// is encoded.
     pos: usize,
 }
 
+/// How the message goes over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transfer {
+    /// Not started.
+    None,
+    /// DATA.
+    Data,
+    /// BDAT chunks.
+    Bdat,
+}
+
+/// Where a mail transaction stands.
 #[derive(Clone, Copy)]
 enum MailAt {
     Start,
-    MailFrom,
-    RcptTo,
-    Data,
+    /// Staging the pipelined flight.
+    Commands,
+    /// Reading the replies to what was sent.
+    Replies,
+    /// Sending the message.
     Body,
-    DataEnd,
+    /// Reading replies to BDAT chunks before sending more.
+    Window,
+    /// The lone end-of-data line was sent after an unwanted 354; the error to report.
+    Dot(SmtpError),
     /// RSET after a failure; the error to report.
     Reset(SmtpError),
 }

@@ -10,6 +10,39 @@
 
 use crate::capabilities::Mechanism;
 use crate::error::{InputField, InvalidReason, SmtpError};
+use core::marker::PhantomData;
+
+/// Parameters of `MAIL FROM` (RFC 5321 `Mail-parameters`). Each is written only when
+/// set; the client sets them from the server's capabilities and the message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MailParams<'a> {
+    /// `SIZE=n` (RFC 1870): the message size in octets.
+    pub size: Option<u64>,
+    /// `BODY=8BITMIME` (RFC 6152).
+    pub eight_bit_mime: bool,
+    /// `SMTPUTF8` (RFC 6531).
+    pub smtputf8: bool,
+    /// `RET=FULL` / `RET=HDRS` (RFC 3461).
+    #[cfg(feature = "dsn")]
+    pub ret: Option<crate::dsn::Ret>,
+    /// `ENVID=xtext` (RFC 3461); validate with [`crate::dsn::check_envid`] first.
+    #[cfg(feature = "dsn")]
+    pub envid: Option<&'a str>,
+    _borrow: PhantomData<&'a str>,
+}
+
+/// Parameters of `RCPT TO` (RFC 5321 `Rcpt-parameters`): only DSN ones exist here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RcptParams {
+    /// `NOTIFY=...` (RFC 3461).
+    #[cfg(feature = "dsn")]
+    pub notify: Option<crate::dsn::Notify>,
+    /// `ORCPT=rfc822;<the recipient as xtext>` (RFC 3461), for ASCII addresses.
+    #[cfg(feature = "dsn")]
+    pub orcpt: bool,
+}
 
 /// One SMTP command without secret content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +65,27 @@ pub enum Command<'a> {
     },
     /// `RCPT TO:<path>`.
     RcptTo(&'a str),
+    /// `MAIL FROM:<path>` with parameters.
+    Mail {
+        /// The reverse-path without brackets (empty for `<>`).
+        from: &'a str,
+        /// The parameters.
+        params: MailParams<'a>,
+    },
+    /// `RCPT TO:<path>` with parameters.
+    Rcpt {
+        /// The forward-path without brackets.
+        to: &'a str,
+        /// The parameters.
+        params: RcptParams,
+    },
+    /// `BDAT size [LAST]` (RFC 3030): the chunk of `size` octets follows the line.
+    Bdat {
+        /// The chunk size in octets.
+        size: u64,
+        /// The last chunk of the message.
+        last: bool,
+    },
     /// `DATA`.
     Data,
     /// `RSET`.
@@ -60,6 +114,22 @@ impl<'a> LineWriter<'a> {
             dst.copy_from_slice(bytes);
         }
         self.pos = end;
+    }
+
+    /// Write `n` in decimal.
+    pub(crate) fn put_u64(&mut self, n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&digits[i..]);
     }
 
     pub(crate) fn finish(self) -> Result<usize, SmtpError> {
@@ -135,6 +205,59 @@ impl Command<'_> {
                 w.put(b">");
                 InputField::To(0)
             }
+            Command::Mail { from, params } => {
+                w.put(b"MAIL FROM:<");
+                w.put(from.as_bytes());
+                w.put(b">");
+                if let Some(size) = params.size {
+                    w.put(b" SIZE=");
+                    w.put_u64(size);
+                }
+                if params.eight_bit_mime {
+                    w.put(b" BODY=8BITMIME");
+                }
+                if params.smtputf8 {
+                    w.put(b" SMTPUTF8");
+                }
+                #[cfg(feature = "dsn")]
+                {
+                    if let Some(ret) = params.ret {
+                        w.put(b" RET=");
+                        w.put(ret.as_str().as_bytes());
+                    }
+                    if let Some(envid) = params.envid {
+                        w.put(b" ENVID=");
+                        crate::dsn::write_xtext(w, envid.as_bytes());
+                    }
+                }
+                InputField::From
+            }
+            Command::Rcpt { to, params } => {
+                w.put(b"RCPT TO:<");
+                w.put(to.as_bytes());
+                w.put(b">");
+                #[cfg(feature = "dsn")]
+                {
+                    if let Some(notify) = params.notify {
+                        notify.write(w);
+                    }
+                    if params.orcpt && to.is_ascii() {
+                        w.put(b" ORCPT=rfc822;");
+                        crate::dsn::write_xtext(w, to.as_bytes());
+                    }
+                }
+                #[cfg(not(feature = "dsn"))]
+                let _ = params;
+                InputField::To(0)
+            }
+            Command::Bdat { size, last } => {
+                w.put(b"BDAT ");
+                w.put_u64(*size);
+                if *last {
+                    w.put(b" LAST");
+                }
+                InputField::Body
+            }
             Command::Data => {
                 w.put(b"DATA");
                 InputField::Body
@@ -204,6 +327,102 @@ mod tests {
         assert_eq!(enc(Command::Rset), b"RSET\r\n");
         assert_eq!(enc(Command::Noop), b"NOOP\r\n");
         assert_eq!(enc(Command::Quit), b"QUIT\r\n");
+    }
+
+    #[test]
+    fn parameters() {
+        let mut p = MailParams::default();
+        assert_eq!(
+            enc(Command::Mail {
+                from: "a@b",
+                params: p
+            }),
+            b"MAIL FROM:<a@b>\r\n"
+        );
+        p.size = Some(18_446_744_073_709_551_615);
+        p.eight_bit_mime = true;
+        p.smtputf8 = true;
+        assert_eq!(
+            enc(Command::Mail {
+                from: "",
+                params: p
+            }),
+            &b"MAIL FROM:<> SIZE=18446744073709551615 BODY=8BITMIME SMTPUTF8\r\n"[..]
+        );
+        p.size = Some(0);
+        assert!(enc(Command::Mail {
+            from: "",
+            params: p
+        })
+        .starts_with(b"MAIL FROM:<> SIZE=0 "));
+        assert_eq!(
+            enc(Command::Rcpt {
+                to: "a@b",
+                params: RcptParams::default()
+            }),
+            b"RCPT TO:<a@b>\r\n"
+        );
+        assert_eq!(
+            enc(Command::Bdat {
+                size: 0,
+                last: true
+            }),
+            b"BDAT 0 LAST\r\n"
+        );
+        assert_eq!(
+            enc(Command::Bdat {
+                size: 1234,
+                last: false
+            }),
+            b"BDAT 1234\r\n"
+        );
+    }
+
+    #[cfg(feature = "dsn")]
+    #[test]
+    #[allow(clippy::field_reassign_with_default)]
+    fn dsn_parameters() {
+        use crate::dsn::{Notify, Ret};
+        let mut p = MailParams::default();
+        p.ret = Some(Ret::Headers);
+        p.envid = Some("id+1=2 x");
+        assert_eq!(
+            enc(Command::Mail {
+                from: "a@b",
+                params: p
+            }),
+            &b"MAIL FROM:<a@b> RET=HDRS ENVID=id+2B1+3D2+20x\r\n"[..]
+        );
+        let mut r = RcptParams::default();
+        r.notify = Some(Notify::On {
+            success: true,
+            failure: false,
+            delay: true,
+        });
+        r.orcpt = true;
+        assert_eq!(
+            enc(Command::Rcpt {
+                to: "b+tag@c",
+                params: r
+            }),
+            &b"RCPT TO:<b+tag@c> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;b+2Btag@c\r\n"[..]
+        );
+        r.notify = Some(Notify::Never);
+        assert_eq!(
+            enc(Command::Rcpt {
+                to: "b@c",
+                params: r
+            }),
+            &b"RCPT TO:<b@c> NOTIFY=NEVER ORCPT=rfc822;b@c\r\n"[..]
+        );
+        // No ORCPT for a non-ASCII address (the RFC 6533 utf-8 form is not implemented).
+        assert_eq!(
+            enc(Command::Rcpt {
+                to: "ü@c",
+                params: r
+            }),
+            "RCPT TO:<ü@c> NOTIFY=NEVER\r\n".as_bytes()
+        );
     }
 
     #[test]

@@ -12,6 +12,14 @@
 //! The state carried between calls is two flags, so input may be split at any byte
 //! (including between a CR and its LF) and the output is identical for every split.
 //!
+//! The same encoder serves BDAT (RFC 3030) in [chunked mode](DataEncoder::chunked):
+//! line endings are normalized exactly as for DATA, but no dot is doubled and
+//! [`DataEncoder::finish`] only ends the last line (BDAT has no terminator line).
+//! [`message_size`] tells in advance how many octets chunked mode produces for a whole
+//! message: the size announced by `BDAT n LAST` and by the `SIZE=` parameter (RFC 1870
+//! section 3 counts the message with CRLF line endings, without dot-stuffing and without
+//! the terminator).
+//!
 //! This module never panics.
 
 /// Longest output of [`DataEncoder::finish`]: CRLF (ending the last line) + `.` CRLF.
@@ -28,20 +36,50 @@ pub const FINISH_MAX: usize = 5;
 /// let m = enc.finish(&mut out[n..]).unwrap_or(0);
 /// assert_eq!(&out[..n + m], b"Subject: hi\r\n\r\n..hidden\r\n.\r\n");
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DataEncoder {
     /// The last input byte was a CR whose line ending has not been written yet.
     pending_cr: bool,
-    /// The next output byte starts a line (at the beginning, and after each CRLF).
+    /// The next output byte does not start a line (false at the beginning, and after
+    /// each CRLF).
     mid_line: bool,
+    /// BDAT: no dot-stuffing and no terminator line.
+    chunked: bool,
+}
+
+impl Default for DataEncoder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl DataEncoder {
-    /// An encoder at the start of a message.
+    /// An encoder for DATA at the start of a message.
     pub const fn new() -> Self {
         DataEncoder {
             pending_cr: false,
             mid_line: false,
+            chunked: false,
+        }
+    }
+
+    /// An encoder for BDAT chunks (RFC 3030): line endings normalized to CRLF as for
+    /// DATA, no dot-stuffing, and [`finish`](Self::finish) writes no terminator.
+    ///
+    /// ```
+    /// use wasm_smtp_core::data::{message_size, DataEncoder};
+    /// let mut enc = DataEncoder::chunked();
+    /// let mut out = [0xa5u8; 64];
+    /// let (_, n) = enc.encode(b"Subject: hi\n\n.kept\r", &mut out);
+    /// let m = enc.finish(&mut out[n..]).unwrap_or(0);
+    /// assert_eq!(&out[..n + m], b"Subject: hi\r\n\r\n.kept\r\n");
+    /// assert_eq!(message_size(b"Subject: hi\n\n.kept\r"), (n + m) as u64);
+    /// ```
+    pub const fn chunked() -> Self {
+        DataEncoder {
+            pending_cr: false,
+            mid_line: false,
+            chunked: true,
         }
     }
 
@@ -79,7 +117,7 @@ impl DataEncoder {
                     written += 2;
                     self.mid_line = false;
                 }
-                b'.' if !self.mid_line => {
+                b'.' if !self.mid_line && !self.chunked => {
                     out[written] = b'.';
                     out[written + 1] = b'.';
                     written += 2;
@@ -96,17 +134,73 @@ impl DataEncoder {
         (consumed, written)
     }
 
-    /// Write the end of the message: a CRLF if the last line is not ended, then `.` CRLF.
-    /// Needs at most [`FINISH_MAX`] bytes of room; returns `None` (writing nothing) when
-    /// `out` is smaller than what is needed. The encoder is then reset for a new message.
+    /// Write the end of the message: a CRLF if the last line is not ended, then `.` CRLF
+    /// (in chunked mode only the CRLF). Needs at most [`FINISH_MAX`] bytes of room;
+    /// returns `None` (writing nothing) when `out` is smaller than what is needed. The
+    /// encoder is then reset for a new message (in the same mode).
     pub fn finish(&mut self, out: &mut [u8]) -> Option<usize> {
-        let end_line = self.pending_cr || self.mid_line;
-        let tail: &[u8] = if end_line { b"\r\n.\r\n" } else { b".\r\n" };
+        let tail = self.tail();
         let dst = out.get_mut(..tail.len())?;
         dst.copy_from_slice(tail);
-        *self = DataEncoder::new();
+        *self = if self.chunked {
+            DataEncoder::chunked()
+        } else {
+            DataEncoder::new()
+        };
         Some(tail.len())
     }
+
+    /// What [`finish`](Self::finish) would write now.
+    pub fn tail(&self) -> &'static [u8] {
+        let end_line = self.pending_cr || self.mid_line;
+        match (end_line, self.chunked) {
+            (true, false) => b"\r\n.\r\n",
+            (false, false) => b".\r\n",
+            (true, true) => b"\r\n",
+            (false, true) => b"",
+        }
+    }
+}
+
+/// The size of `message` as sent in BDAT chunks: every line ending counted as CRLF, a
+/// CRLF added after an unterminated last line, no dot-stuffing, no terminator. This is
+/// exactly what [`DataEncoder::chunked`] produces, and the message size of RFC 1870
+/// section 3 (which the `SIZE=` parameter declares).
+pub fn message_size(message: &[u8]) -> u64 {
+    let mut n: u64 = 0;
+    let mut pending_cr = false;
+    let mut mid_line = false;
+    for &b in message {
+        if pending_cr {
+            pending_cr = false;
+            n += 2;
+            mid_line = false;
+            if b == b'\n' {
+                continue;
+            }
+        }
+        match b {
+            b'\r' => pending_cr = true,
+            b'\n' => {
+                n += 2;
+                mid_line = false;
+            }
+            _ => {
+                n += 1;
+                mid_line = true;
+            }
+        }
+    }
+    if pending_cr || mid_line {
+        n += 2;
+    }
+    n
+}
+
+/// Whether `message` holds any byte with the high bit set (8-bit data, which needs
+/// `BODY=8BITMIME`, RFC 6152).
+pub fn has_8bit(message: &[u8]) -> bool {
+    !message.is_ascii()
 }
 
 #[cfg(test)]
@@ -115,7 +209,10 @@ mod tests {
     use std::vec::Vec;
 
     fn encode_chunks(chunks: &[&[u8]], room: usize) -> Vec<u8> {
-        let mut enc = DataEncoder::new();
+        encode_with(DataEncoder::new(), chunks, room)
+    }
+
+    fn encode_with(mut enc: DataEncoder, chunks: &[&[u8]], room: usize) -> Vec<u8> {
         let mut out = Vec::new();
         let mut buf = std::vec![0xa5u8; room];
         for chunk in chunks {
@@ -217,6 +314,41 @@ mod tests {
         for room in 2..8 {
             assert_eq!(encode_chunks(&[input], room), whole, "room {room}");
         }
+    }
+
+    #[test]
+    fn chunked_mode_normalizes_without_stuffing_and_size_matches() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"", b""),
+            (b"a", b"a\r\n"),
+            (b".", b".\r\n"),
+            (b"a\n.\n", b"a\r\n.\r\n"),
+            (b"\r\r\n", b"\r\n\r\n"),
+            (b"x\r", b"x\r\n"),
+            (b"..x\r\n.\r\n", b"..x\r\n.\r\n"),
+        ];
+        for (input, expected) in cases {
+            let out = encode_with(DataEncoder::chunked(), &[input], 64);
+            assert_eq!(out, *expected, "{input:?}");
+            assert_eq!(message_size(input), expected.len() as u64, "{input:?}");
+        }
+        // Any split, any room: the same bytes, and the size known in advance.
+        let input: &[u8] = b".a\r\n.\r\n\r.\rb\n.\n..\r\r\nend\r\xff";
+        let whole = encode_with(DataEncoder::chunked(), &[input], 64);
+        assert_eq!(message_size(input), whole.len() as u64);
+        for i in 0..=input.len() {
+            let out = encode_with(DataEncoder::chunked(), &[&input[..i], &input[i..]], 3);
+            assert_eq!(out, whole, "split {i}");
+        }
+        // DATA output un-stuffed and without its terminator is the chunked output.
+        let data = encode(input);
+        let mut unstuffed = Vec::new();
+        for line in data[..data.len() - 3].split_inclusive(|&b| b == b'\n') {
+            unstuffed.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+        }
+        assert_eq!(unstuffed, whole);
+        assert!(has_8bit(input));
+        assert!(!has_8bit(b"plain\r\n"));
     }
 
     #[test]

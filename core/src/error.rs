@@ -8,7 +8,7 @@
 //! |---|---|
 //! | the transport | [`SmtpError::Io`], [`SmtpError::ConnectionClosed`], [`SmtpError::Tls`], [`SmtpError::Timeout`] |
 //! | the server, misbehaving | [`SmtpError::MalformedReply`], [`SmtpError::Protocol`] |
-//! | the server, saying no | [`SmtpError::Rejected`], [`SmtpError::RecipientsRejected`], [`SmtpError::Auth`], [`SmtpError::ExtensionUnavailable`] |
+//! | the server, saying no | [`SmtpError::Rejected`], [`SmtpError::RecipientsRejected`], [`SmtpError::Auth`], [`SmtpError::ExtensionUnavailable`], [`SmtpError::MessageTooLarge`] |
 //! | the caller | [`SmtpError::InvalidInput`], [`SmtpError::BufferTooSmall`], [`SmtpError::PlaintextAuth`], [`SmtpError::SessionUnusable`], [`SmtpError::BodySource`] |
 //!
 //! [`SmtpError::is_transient`] and [`SmtpError::is_permanent`] answer the question a mail
@@ -42,8 +42,11 @@ pub enum Stage {
     RcptTo,
     /// `DATA`, the request to start sending the message (354 expected).
     Data,
-    /// The end-of-data `.` line: the server's verdict on the message itself.
+    /// The end of the message: the `.` line after DATA, or the `BDAT n LAST` chunk. Its
+    /// reply is the server's verdict on the message itself.
     DataEnd,
+    /// A `BDAT n` chunk other than the last (RFC 3030).
+    Bdat,
     /// `RSET`.
     Rset,
     /// `NOOP`.
@@ -65,6 +68,7 @@ impl Stage {
             Stage::RcptTo => "RCPT TO",
             Stage::Data => "DATA",
             Stage::DataEnd => "end of data",
+            Stage::Bdat => "BDAT",
             Stage::Rset => "RSET",
             Stage::Noop => "NOOP",
             Stage::Quit => "QUIT",
@@ -289,6 +293,10 @@ pub enum InputField {
     OAuthHost,
     /// The message body.
     Body,
+    /// The DSN envelope identifier (`ENVID`, RFC 3461 section 4.4).
+    EnvelopeId,
+    /// The DSN notification request (`NOTIFY`, RFC 3461 section 4.1).
+    Notify,
 }
 
 impl core::fmt::Display for InputField {
@@ -303,6 +311,8 @@ impl core::fmt::Display for InputField {
             InputField::Nonce => f.write_str("SCRAM client nonce"),
             InputField::OAuthHost => f.write_str("OAUTHBEARER host"),
             InputField::Body => f.write_str("message body"),
+            InputField::EnvelopeId => f.write_str("DSN envelope id"),
+            InputField::Notify => f.write_str("DSN notification request"),
         }
     }
 }
@@ -387,6 +397,15 @@ pub enum SmtpError {
     /// The server lacks an extension the operation needs.
     #[error("the server does not offer {0}")]
     ExtensionUnavailable(Extension),
+    /// The message is larger than the limit the server announced with `SIZE` (RFC 1870).
+    /// Nothing was written.
+    #[error("message of {size} octets exceeds the server's SIZE limit of {limit}")]
+    MessageTooLarge {
+        /// The message size in octets (CRLF line endings, before dot-stuffing).
+        size: u64,
+        /// The server's limit.
+        limit: u64,
+    },
     /// AUTH over an unencrypted connection was refused: the caller did not opt in with
     /// [`Config::allow_plaintext_auth`](crate::Config::allow_plaintext_auth).
     #[error("refusing to send credentials over an unencrypted connection")]
@@ -428,6 +447,10 @@ pub enum Extension {
     Auth,
     /// `SMTPUTF8` (RFC 6531).
     SmtpUtf8,
+    /// `8BITMIME` (RFC 6152), needed for a body with 8-bit bytes.
+    EightBitMime,
+    /// `DSN` (RFC 3461), needed for delivery status notification parameters.
+    Dsn,
 }
 
 impl core::fmt::Display for Extension {
@@ -437,6 +460,8 @@ impl core::fmt::Display for Extension {
             Extension::StartTls => "STARTTLS",
             Extension::Auth => "AUTH",
             Extension::SmtpUtf8 => "SMTPUTF8",
+            Extension::EightBitMime => "8BITMIME",
+            Extension::Dsn => "DSN",
         })
     }
 }
@@ -465,7 +490,7 @@ impl SmtpError {
             SmtpError::RecipientsRejected { first, .. } => first.is_permanent(),
             SmtpError::Auth(AuthError::Rejected(r))
             | SmtpError::Auth(AuthError::BearerRejected { rejection: r, .. }) => r.is_permanent(),
-            SmtpError::InvalidInput { .. } => true,
+            SmtpError::InvalidInput { .. } | SmtpError::MessageTooLarge { .. } => true,
             _ => false,
         }
     }

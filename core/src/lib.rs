@@ -11,13 +11,15 @@ pub mod capabilities;
 pub mod client;
 pub mod command;
 pub mod data;
+#[cfg(feature = "dsn")]
+pub mod dsn;
 pub mod error;
 pub mod reply;
 pub mod session;
 pub mod transport;
 
 pub use capabilities::{Capabilities, Capability, Mechanism};
-pub use client::{Config, SendOutcome, SmtpClient, TlsPolicy};
+pub use client::{Config, SendOptions, SendOutcome, SmtpClient, TlsPolicy};
 pub use error::{Rejection, SmtpError, Stage};
 pub use reply::{EnhancedStatus, Reply, ReplyCode};
 pub use transport::Transport;

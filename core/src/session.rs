@@ -31,8 +31,66 @@ use crate::command::Command;
 use crate::error::{MalformedReply, ProtocolViolation, SmtpError, Stage};
 use crate::reply::{EnhancedStatus, Reply, ReplyCode, ReplyParser, ReplyText, Step};
 
-/// How many commands may be outstanding at once.
+/// How many runs of outstanding commands the session tracks. The queue of expected
+/// replies is run-length encoded: consecutive commands of the same kind (100 RCPT TOs,
+/// a window of BDAT chunks) take one entry of up to 255 commands, so a whole pipelined
+/// transaction (MAIL FROM, the RCPT TOs, DATA) takes three.
 pub const MAX_PENDING: usize = 8;
+
+/// The replies still expected, oldest first, as runs of one stage.
+#[derive(Debug, Clone, Default)]
+struct Pending {
+    runs: heapless::Deque<(Stage, u8), MAX_PENDING>,
+    total: usize,
+}
+
+impl Pending {
+    fn front(&self) -> Option<Stage> {
+        self.runs.front().map(|&(stage, _)| stage)
+    }
+
+    fn push_back(&mut self, stage: Stage) -> Result<(), ()> {
+        match self.runs.back_mut() {
+            Some((s, n)) if *s == stage && *n < u8::MAX => *n += 1,
+            _ => self.runs.push_back((stage, 1)).map_err(|_| ())?,
+        }
+        self.total += 1;
+        Ok(())
+    }
+
+    fn pop_front(&mut self) {
+        if let Some((_, n)) = self.runs.front_mut() {
+            *n -= 1;
+            if *n == 0 {
+                let _ = self.runs.pop_front();
+            }
+            self.total -= 1;
+        }
+    }
+
+    fn pop_back(&mut self) {
+        if let Some((_, n)) = self.runs.back_mut() {
+            *n -= 1;
+            if *n == 0 {
+                let _ = self.runs.pop_back();
+            }
+            self.total -= 1;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.total
+    }
+
+    fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    fn clear(&mut self) {
+        self.runs.clear();
+        self.total = 0;
+    }
+}
 
 /// Where the session stands. Named for what it expects next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +134,7 @@ pub enum Received {
 #[derive(Debug, Clone)]
 pub struct Session {
     phase: Phase,
-    pending: heapless::Deque<Stage, MAX_PENDING>,
+    pending: Pending,
     parser: ReplyParser,
     caps: Capabilities,
     folding: Capabilities,
@@ -92,7 +150,7 @@ impl Session {
     pub fn new(max_line: usize, encrypted: bool) -> Self {
         Session {
             phase: Phase::ExpectGreeting,
-            pending: heapless::Deque::new(),
+            pending: Pending::default(),
             parser: ReplyParser::new(max_line, crate::reply::DEFAULT_MAX_LINES),
             caps: Capabilities::new(),
             folding: Capabilities::new(),
@@ -169,7 +227,7 @@ impl Session {
         }
         self.pending
             .push_back(stage)
-            .map_err(|_| SmtpError::BufferTooSmall {
+            .map_err(|()| SmtpError::BufferTooSmall {
                 needed: MAX_PENDING + 1,
             })
     }
@@ -183,7 +241,7 @@ impl Session {
         match cmd.encode(out) {
             Ok(n) => Ok(n),
             Err(e) => {
-                let _ = self.pending.pop_back();
+                self.pending.pop_back();
                 Err(e)
             }
         }
@@ -226,7 +284,7 @@ impl Session {
             else {
                 return Ok(Received::NeedMore { consumed: pos });
             };
-            let Some(&stage) = self.pending.front() else {
+            let Some(stage) = self.pending.front() else {
                 return self.fatal(ProtocolViolation::UnsolicitedReply);
             };
             pos += consumed;
@@ -247,7 +305,7 @@ impl Session {
                 enhanced,
                 text,
             };
-            let _ = self.pending.pop_front();
+            self.pending.pop_front();
             self.on_reply(stage, &reply, line.text)?;
             let rest = buf.len() - pos;
             if rest > 0 {
@@ -283,7 +341,7 @@ impl Session {
         }
         let expected: &[u16] = match stage {
             Stage::Greeting | Stage::StartTls => &[220],
-            Stage::Ehlo | Stage::Helo | Stage::MailFrom | Stage::DataEnd => &[250],
+            Stage::Ehlo | Stage::Helo | Stage::MailFrom | Stage::DataEnd | Stage::Bdat => &[250],
             Stage::Rset | Stage::Noop => &[250],
             Stage::RcptTo => &[250, 251],
             Stage::Auth => &[235, 334],
@@ -333,8 +391,10 @@ pub(crate) fn stage_of(cmd: &Command<'_>) -> Stage {
         Command::Helo(_) => Stage::Helo,
         Command::StartTls => Stage::StartTls,
         Command::Auth(_) => Stage::Auth,
-        Command::MailFrom { .. } => Stage::MailFrom,
-        Command::RcptTo(_) => Stage::RcptTo,
+        Command::MailFrom { .. } | Command::Mail { .. } => Stage::MailFrom,
+        Command::RcptTo(_) | Command::Rcpt { .. } => Stage::RcptTo,
+        Command::Bdat { last: true, .. } => Stage::DataEnd,
+        Command::Bdat { last: false, .. } => Stage::Bdat,
         Command::Data => Stage::Data,
         Command::Rset => Stage::Rset,
         Command::Noop => Stage::Noop,
@@ -473,6 +533,53 @@ mod tests {
         assert_eq!((st, code), (Stage::RcptTo, 550));
         let (st, code, _) = reply(&mut s, &input[used + used2..]).unwrap();
         assert_eq!((st, code), (Stage::Data, 354));
+    }
+
+    #[test]
+    fn a_hundred_pipelined_recipients_fit_the_queue() {
+        let mut s = ready();
+        let mut buf = [0u8; 64];
+        s.encode(
+            Command::MailFrom {
+                from: "a@b",
+                smtputf8: false,
+            },
+            &mut buf,
+        )
+        .unwrap();
+        for _ in 0..300 {
+            s.encode(Command::RcptTo("c@d"), &mut buf).unwrap();
+        }
+        s.encode(Command::Data, &mut buf).unwrap();
+        assert_eq!(s.outstanding(), 302);
+        let (st, _, _) = reply(&mut s, b"250 ok\r\n").unwrap();
+        assert_eq!(st, Stage::MailFrom);
+        for i in 0..300 {
+            let (st, _, _) = reply(&mut s, b"550 no\r\n").unwrap();
+            assert_eq!(st, Stage::RcptTo, "{i}");
+        }
+        let (st, code, _) = reply(&mut s, b"554 no valid recipients\r\n").unwrap();
+        assert_eq!((st, code), (Stage::Data, 554));
+        assert_eq!(s.outstanding(), 0);
+        // Runs of different commands fill the queue; the refused one queues nothing.
+        for i in 0..MAX_PENDING {
+            let cmd = if i % 2 == 0 {
+                Command::Noop
+            } else {
+                Command::Rset
+            };
+            s.encode(cmd, &mut buf).unwrap();
+        }
+        assert_eq!(
+            s.encode(Command::Quit, &mut buf),
+            Err(SmtpError::BufferTooSmall {
+                needed: MAX_PENDING + 1
+            })
+        );
+        assert_eq!(s.outstanding(), MAX_PENDING);
+        // A command that does not fit the buffer is taken back off its run.
+        assert!(s.encode(Command::Rset, &mut [0u8; 2]).is_err());
+        assert_eq!(s.outstanding(), MAX_PENDING);
     }
 
     #[test]

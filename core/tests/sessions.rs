@@ -10,7 +10,8 @@ use wasm_smtp_core::{Capability, Mechanism};
 fn implicit_tls_plain_auth_one_message() {
     let (t, h) = tls(&["AUTH PLAIN LOGIN", "SIZE 1000000", "8BITMIME"])
         .auth_plain("alice", "s3cret")
-        .mail_from(FROM)
+        // SIZE is offered: the message size (CRLF line ends, no stuffing) is declared.
+        .command("MAIL FROM:<alice@example.com> SIZE=22", "250 2.1.0 Ok")
         .rcpt_to(TO)
         .data()
         .write(b"Subject: hi\r\n\r\nHello\r\n.\r\n")
@@ -161,9 +162,8 @@ fn one_byte_reads_give_the_same_session() {
     let (t, h) = tls(&["PIPELINING", "AUTH PLAIN"])
         .max_read_size(1)
         .auth_plain("alice", "pw")
-        .mail_from(FROM)
-        .rcpt_to(TO)
-        .data()
+        .write("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n")
+        .read("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n")
         .message("Subject: hi\r\n\r\nHello\r\n.\r\n")
         .quit()
         .build();
@@ -244,7 +244,10 @@ fn bytes_body_with_8bit_content_passes_unchanged() {
     let mut wire = body.to_vec();
     wire.extend_from_slice(b".\r\n");
     let (t, h) = tls(&["8BITMIME"])
-        .mail_from(FROM)
+        .command(
+            "MAIL FROM:<alice@example.com> BODY=8BITMIME",
+            "250 2.1.0 Ok",
+        )
         .rcpt_to(TO)
         .data()
         .message(&wire)

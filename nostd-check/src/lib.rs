@@ -43,11 +43,12 @@ macro_rules! script {
             Expect(b"EHLO client.example.com\r\n"),
             Reply(concat!("250-mx.example.com\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 ", $auth, "\r\n").as_bytes()),
             $($steps,)*
+            // PIPELINING: MAIL, RCPT and DATA in one flight, then their three replies.
             Expect(b"MAIL FROM:<alice@example.com>\r\n"),
-            Reply(b"250 2.1.0 Ok\r\n"),
             Expect(b"RCPT TO:<bob@example.com>\r\n"),
-            Reply(b"250 2.1.5 Ok\r\n"),
             Expect(b"DATA\r\n"),
+            Reply(b"250 2.1.0 Ok\r\n"),
+            Reply(b"250 2.1.5 Ok\r\n"),
             Reply(b"354 End data with <CR><LF>.<CR><LF>\r\n"),
             Expect(b"Subject: hi\r\n\r\nHello\r\n..hidden\r\nbye\r\n.\r\n"),
             Reply(b"250 2.0.0 Ok: queued as 4F2A1\r\n"),
