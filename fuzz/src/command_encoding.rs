@@ -255,11 +255,26 @@ pub fn command_encoding(data: &[u8]) {
             match mech {
                 Mechanism::Plain => {
                     let msg = [&b"\0"[..], a.as_bytes(), b"\0", b.as_bytes()].concat();
-                    check_response(Some(mech), Base64Stream::new(auth::plain(&creds)), &msg, room);
+                    check_response(
+                        Some(mech),
+                        Base64Stream::new(auth::plain(&creds)),
+                        &msg,
+                        room,
+                    );
                 }
                 Mechanism::Login => {
-                    check_response(None, Base64Stream::new(auth::single(a.as_bytes())), a.as_bytes(), room);
-                    check_response(None, Base64Stream::new(auth::single(b.as_bytes())), b.as_bytes(), room);
+                    check_response(
+                        None,
+                        Base64Stream::new(auth::single(a.as_bytes())),
+                        a.as_bytes(),
+                        room,
+                    );
+                    check_response(
+                        None,
+                        Base64Stream::new(auth::single(b.as_bytes())),
+                        b.as_bytes(),
+                        room,
+                    );
                 }
                 _ => {
                     let msg = [
@@ -270,7 +285,12 @@ pub fn command_encoding(data: &[u8]) {
                         b"\x01\x01",
                     ]
                     .concat();
-                    check_response(Some(mech), Base64Stream::new(auth::xoauth2(&creds)), &msg, room);
+                    check_response(
+                        Some(mech),
+                        Base64Stream::new(auth::xoauth2(&creds)),
+                        &msg,
+                        room,
+                    );
                 }
             }
         }

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_smtp_core::data::{DataEncoder, FINISH_MAX};
 use wasm_smtp_core::io::{ErrorKind, ErrorType, Read, Write};
-use wasm_smtp_core::{Config, SmtpClient, SmtpError, TlsPolicy, Transport};
+use wasm_smtp_core::{Capability, Config, SmtpClient, SmtpError, TlsPolicy, Transport};
 use wasm_smtp_mock::block_on;
 
 use crate::command_encoding::base64;
@@ -47,7 +47,19 @@ fn message(i: u8, bytes_api: bool) -> Vec<u8> {
 
 /// What the DATA encoder makes of `message`, terminator included.
 fn encoded_body(message: &[u8]) -> Vec<u8> {
-    let mut enc = DataEncoder::new();
+    encode_with(DataEncoder::new(), message)
+}
+
+/// The message as one BDAT chunk: `BDAT n LAST`, then the line-ending-normalised body
+/// without dot-stuffing or terminator (RFC 3030).
+fn bdat_body(message: &[u8]) -> Vec<u8> {
+    let body = encode_with(DataEncoder::chunked(), message);
+    let mut out = format!("BDAT {} LAST\r\n", body.len()).into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+fn encode_with(mut enc: DataEncoder, message: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; 2 * message.len() + FINISH_MAX];
     let (used, n) = enc.encode(message, &mut out);
     assert_eq!(used, message.len());
@@ -400,21 +412,35 @@ impl Driver {
         };
         let w = self.wire.borrow();
         let wrote = &w.written[before.written..];
-        // Ok only after the whole body and the end-of-data line went out, and a reply
-        // was read after that.
-        let body = encoded_body(&msg);
-        assert!(
-            wrote.ends_with(&body),
-            "send_mail returned Ok but the last bytes written are not the body and the \
-             end of data: {:?}",
-            String::from_utf8_lossy(&wrote[wrote.len().saturating_sub(body.len() + 16)..])
-        );
-        let eod = wrote.windows(5).position(|x| x == b"\r\n.\r\n");
-        assert_eq!(
-            eod,
-            Some(wrote.len() - 5),
-            "end of data missing or written early"
-        );
+        // Ok only after the whole body and the end-of-data line (or, with CHUNKING, the
+        // whole body as the LAST chunk) went out, and a reply was read after that.
+        if client.capabilities().has(Capability::Chunking) {
+            let chunk = bdat_body(&msg);
+            assert!(
+                wrote.ends_with(&chunk),
+                "send_mail returned Ok but the last bytes written are not the LAST chunk: {:?}",
+                String::from_utf8_lossy(&wrote[wrote.len().saturating_sub(chunk.len() + 16)..])
+            );
+            let before_chunk = &wrote[..wrote.len() - chunk.len()];
+            assert!(
+                !contains(before_chunk, b"\r\n.\r\n") && !contains(before_chunk, b"DATA\r\n"),
+                "DATA or an end of data before the LAST chunk"
+            );
+        } else {
+            let body = encoded_body(&msg);
+            assert!(
+                wrote.ends_with(&body),
+                "send_mail returned Ok but the last bytes written are not the body and the \
+                 end of data: {:?}",
+                String::from_utf8_lossy(&wrote[wrote.len().saturating_sub(body.len() + 16)..])
+            );
+            let eod = wrote.windows(5).position(|x| x == b"\r\n.\r\n");
+            assert_eq!(
+                eod,
+                Some(wrote.len() - 5),
+                "end of data missing or written early"
+            );
+        }
         assert!(
             w.reads_since_write > 0,
             "send_mail returned Ok without reading a reply to the end of data"
@@ -672,11 +698,13 @@ mod tests {
                 "long-body-write-error" => "send_mail: Io(BrokenPipe)",
                 "helo-fallback-eof" => "send_mail: ok; quit: ConnectionClosed",
                 "rcpt-refused-data-554" => "send_mail: RecipientsRejected",
+                "implicit-chunking-only" => "send_mail: ok; quit: ok",
+                "implicit-chunking-pipelining-twice" => "send_mail: ok; send_mail: ok; quit: ok",
                 other => panic!("no expectation for seed {other}: {log}"),
             };
             assert!(log.contains(expected), "seed {name}: {log}");
             seen += 1;
         }
-        assert_eq!(seen, 12);
+        assert_eq!(seen, 14);
     }
 }
