@@ -30,6 +30,7 @@ use crate::error::{
 };
 use crate::reply::{Reply, ReplyCode};
 use crate::session::{Phase, Received, Session};
+use crate::timeouts::{within, Timeouts};
 use crate::transport::Transport;
 use core::future::Future;
 use embedded_io_async::{Error as _, Read};
@@ -69,15 +70,18 @@ pub struct Config {
     tls: TlsPolicy,
     allow_plaintext_auth: bool,
     require_all_recipients: bool,
+    timeouts: Timeouts,
 }
 
 impl Config {
-    /// The default: TLS required, no AUTH in plaintext, partial delivery allowed.
+    /// The default: TLS required, no AUTH in plaintext, partial delivery allowed, the
+    /// RFC 5321 time limits ([`Timeouts::new`]).
     pub const fn new() -> Self {
         Config {
             tls: TlsPolicy::Required,
             allow_plaintext_auth: false,
             require_all_recipients: false,
+            timeouts: Timeouts::new(),
         }
     }
 
@@ -103,9 +107,22 @@ impl Config {
         self
     }
 
+    /// Set the time limits for each phase of the dialogue ([`Timeouts::none`]: wait
+    /// forever). They take effect only if the transport has a timer
+    /// ([`Transport::sleep`]).
+    pub const fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
     /// The TLS policy.
     pub const fn tls_policy(&self) -> TlsPolicy {
         self.tls
+    }
+
+    /// The time limits.
+    pub const fn timeouts_value(&self) -> Timeouts {
+        self.timeouts
     }
 }
 
@@ -554,11 +571,11 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             last = None;
             input = match step {
                 Step::Done => Ok(()),
-                Step::Exchange => match self.flush().await {
-                    Ok(()) => self.read_reply().await.map(|reply| last = Some(reply)),
+                Step::Exchange => match self.wait(Wait::Flush).await {
+                    Ok(_) => self.wait(Wait::Reply).await.map(|reply| last = reply),
                     Err(e) => Err(e),
                 },
-                Step::Send => self.flush().await,
+                Step::Send => self.wait(Wait::Flush).await.map(drop),
                 Step::Upgrade => match self.transport.upgrade_to_tls().await {
                     Ok(()) => Ok(()),
                     Err(e) => {
@@ -578,7 +595,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                         Err(SmtpError::BodySource(e.kind()))
                     }
                 },
-                Step::Close => self.transport.close().await.map_err(io),
+                Step::Close => self.wait(Wait::Close).await.map(drop),
             };
         }
     }
@@ -820,6 +837,11 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         // RSET follows every failure that leaves the session open, except a verdict on
         // the end of data, which ends the transaction by itself.
         let fatal = |e| (e, true);
+        if let MailAt::Reset(e) = m.at {
+            // The RSET after a failure: its outcome (even a failure or a time-out, which
+            // close the session) does not matter.
+            return Err((e, false));
+        }
         let reply = input.map_err(fatal)?;
         match m.at {
             MailAt::Start => {
@@ -871,7 +893,6 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 }
                 Ok(Step::Done)
             }
-            // The RSET after a failure: its outcome does not matter.
             MailAt::Reset(e) => Err((e, false)),
         }
     }
@@ -947,6 +968,36 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         let n = self.session.encode(cmd, &mut self.tx[self.tx_len..])?;
         self.tx_len += n;
         Ok(())
+    }
+
+    /// One wait for the server, within the limit of the [`Timeouts`] for what it waits
+    /// for. Past the limit, the session is over.
+    async fn wait(&mut self, wait: Wait) -> Result<Option<Reply>, SmtpError> {
+        let timeouts = &self.config.timeouts;
+        let (limit, stage) = match wait {
+            // The data-block limit for message data, reported as [`Stage::Data`].
+            Wait::Flush => match self.session.last_queued() {
+                Some(Stage::DataEnd) => (timeouts.data_block_value(), Stage::Data),
+                Some(stage) => (timeouts.reply(stage), stage),
+                None => (None, Stage::Greeting),
+            },
+            Wait::Reply => {
+                let stage = self.session.awaiting().unwrap_or(Stage::Greeting);
+                (timeouts.reply(stage), stage)
+            }
+            Wait::Close => (timeouts.reply(Stage::Quit), Stage::Quit),
+        };
+        let io = async {
+            match wait {
+                Wait::Flush => self.flush().await.map(|()| None),
+                Wait::Reply => self.read_reply().await.map(Some),
+                Wait::Close => self.transport.close().await.map(|()| None).map_err(io),
+            }
+        };
+        within(limit, T::sleep, io).await.unwrap_or_else(|| {
+            self.session.close();
+            Err(SmtpError::Timeout(stage))
+        })
     }
 
     /// Write the transmit buffer to the transport.
@@ -1025,6 +1076,17 @@ type Input<'r> = Result<Option<&'r Reply>, SmtpError>;
 /// The reply an exchange produced (`drive` gives one after every [`Step::Exchange`]).
 fn got(reply: Option<&Reply>) -> Result<&Reply, SmtpError> {
     reply.ok_or(SmtpError::SessionUnusable)
+}
+
+/// What [`SmtpClient::wait`] waits for.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// The transmit buffer to be written.
+    Flush,
+    /// One complete reply.
+    Reply,
+    /// The transport to close.
+    Close,
 }
 
 /// The I/O a job asks [`SmtpClient::drive`] for next.

@@ -145,6 +145,17 @@ impl Session {
         self.pending.len()
     }
 
+    /// The stage whose reply comes next (the oldest outstanding command, or the
+    /// greeting), if any.
+    pub fn awaiting(&self) -> Option<Stage> {
+        self.pending.front().copied()
+    }
+
+    /// The stage of the command queued last (the newest outstanding command), if any.
+    pub fn last_queued(&self) -> Option<Stage> {
+        self.pending.back().copied()
+    }
+
     /// Close the session: nothing more will be encoded.
     pub fn close(&mut self) {
         self.phase = Phase::Closed;

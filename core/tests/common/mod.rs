@@ -1,5 +1,5 @@
 //! Shared helpers for the transcript tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::panic)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::panic)]
 
 pub use wasm_smtp_core::error::*;
 pub use wasm_smtp_core::{Config, SendOutcome, SmtpClient, SmtpError, TlsPolicy};
