@@ -18,6 +18,8 @@ rustup target add wasm32-unknown-unknown thumbv7em-none-eabihf
 step "core builds for no_std targets; adapter for the Workers target"
 cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf
 cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --features defmt
+cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --features embassy-time
+cargo clippy -p wasm-smtp-core --target thumbv7em-none-eabihf --features defmt,embassy-time -- -D warnings
 cargo build -p wasm-smtp-core --target wasm32-unknown-unknown --release
 cargo build -p wasm-smtp-cloudflare --target wasm32-unknown-unknown --release
 

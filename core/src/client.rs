@@ -12,9 +12,13 @@
 //!    takes the transport back (without QUIT if `quit` was not called).
 //!
 //! # Failure and cancellation
-//! After a fatal error (transport failure, malformed or out-of-place reply, TLS failure,
-//! 421) the client writes nothing more: every later call returns
-//! [`SmtpError::SessionUnusable`]. A rejected command (4xx/5xx) is not fatal: after a
+//! After a fatal error (transport failure, time-out, malformed or out-of-place reply, TLS
+//! failure, 421) the client writes nothing more: every later call returns
+//! [`SmtpError::SessionUnusable`].
+//!
+//! Every wait for the server has a time limit, per phase, from the [`Timeouts`] in the
+//! [`Config`], on the transport's timer ([`Transport::sleep`]); see
+//! [`timeouts`](crate::timeouts). A rejected command (4xx/5xx) is not fatal: after a
 //! failed transaction the client sends RSET so the connection can be reused.
 //!
 //! No method is cancel-safe: dropping a future mid-way leaves the session in an unknown
@@ -30,9 +34,10 @@ use crate::error::{
 };
 use crate::reply::{Reply, ReplyCode};
 use crate::session::{Phase, Received, Session};
-use crate::timeouts::{within, Timeouts};
+use crate::timeouts::{within, Limit, Timeouts};
 use crate::transport::Transport;
 use core::future::Future;
+use core::pin::pin;
 use embedded_io_async::{Error as _, Read};
 
 /// Default receive buffer: one reply line up to this length (RFC 5321 allows 512).
@@ -563,40 +568,79 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         let mut input = Ok(());
         // The reply of the last exchange (`None` after any other step).
         let mut last = None;
+        // The write of an exchange went out: its reply comes next.
+        let mut reply_next = false;
         loop {
-            let step = self.advance(job, input.map(|()| last.as_ref()))?;
-            if let Step::Done = step {
-                return Ok(last);
-            }
-            last = None;
-            input = match step {
-                Step::Done => Ok(()),
-                Step::Exchange => match self.wait(Wait::Flush).await {
-                    Ok(_) => self.wait(Wait::Reply).await.map(|reply| last = reply),
-                    Err(e) => Err(e),
-                },
-                Step::Send => self.wait(Wait::Flush).await.map(drop),
-                Step::Upgrade => match self.transport.upgrade_to_tls().await {
-                    Ok(()) => Ok(()),
-                    Err(e) => {
-                        self.session.close();
-                        Err(TlsError::Handshake(e.kind()).into())
-                    }
-                },
-                Step::ReadBody => match reader.read(&mut self.rx[..RX.min(TX)]).await {
-                    Ok(n) => {
-                        self.rx_len = n;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        // Abandon the connection: without the end-of-data line the
-                        // server discards what it received.
-                        self.session.close();
-                        Err(SmtpError::BodySource(e.kind()))
-                    }
-                },
-                Step::Close => self.wait(Wait::Close).await.map(drop),
+            let step = if reply_next {
+                Step::Receive
+            } else {
+                let step = self.advance(job, input.map(|()| last.as_ref()))?;
+                if let Step::Done = step {
+                    return Ok(last);
+                }
+                step
             };
+            last = None;
+            // One wait per turn, raced against the limit for what it waits for.
+            let (limit, stage) = self.limit(&step);
+            let result = {
+                let io = pin!(async {
+                    match step {
+                        Step::Done => Ok(None),
+                        Step::Exchange | Step::Send => self.flush().await.map(|()| None),
+                        Step::Receive => self.read_reply().await.map(Some),
+                        Step::Upgrade => match self.transport.upgrade_to_tls().await {
+                            Ok(()) => Ok(None),
+                            Err(e) => {
+                                self.session.close();
+                                Err(TlsError::Handshake(e.kind()).into())
+                            }
+                        },
+                        Step::ReadBody => match reader.read(&mut self.rx[..RX.min(TX)]).await {
+                            Ok(n) => {
+                                self.rx_len = n;
+                                Ok(None)
+                            }
+                            Err(e) => {
+                                // Abandon the connection: without the end-of-data line
+                                // the server discards what it received.
+                                self.session.close();
+                                Err(SmtpError::BodySource(e.kind()))
+                            }
+                        },
+                        Step::Close => self.transport.close().await.map(|()| None).map_err(io),
+                    }
+                });
+                within(limit, T::sleep, io).await
+            };
+            let result = result.unwrap_or_else(|| {
+                // Past the limit, the session is over.
+                self.session.close();
+                Err(SmtpError::Timeout(stage))
+            });
+            reply_next = matches!((&step, &result), (Step::Exchange, Ok(_)));
+            input = result.map(|reply| last = reply);
+        }
+    }
+
+    /// The time limit of `step`, and the stage a time-out reports: the limit of the
+    /// [`Timeouts`] for the command written or the reply awaited (the data-block limit
+    /// for message data, reported as [`Stage::Data`]). Reading the body and the TLS
+    /// handshake are not limited here.
+    fn limit(&self, step: &Step) -> (Limit, Stage) {
+        let timeouts = &self.config.timeouts;
+        let stage = match step {
+            Step::Exchange | Step::Send => match self.session.last_queued() {
+                Some(Stage::DataEnd) => return (timeouts.data_block_limit(), Stage::Data),
+                stage => stage,
+            },
+            Step::Receive => self.session.awaiting(),
+            Step::Close => Some(Stage::Quit),
+            Step::Upgrade | Step::ReadBody | Step::Done => None,
+        };
+        match stage {
+            Some(stage) => (timeouts.limit(stage), stage),
+            None => (Limit::NONE, Stage::Greeting),
         }
     }
 
@@ -970,36 +1014,6 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         Ok(())
     }
 
-    /// One wait for the server, within the limit of the [`Timeouts`] for what it waits
-    /// for. Past the limit, the session is over.
-    async fn wait(&mut self, wait: Wait) -> Result<Option<Reply>, SmtpError> {
-        let timeouts = &self.config.timeouts;
-        let (limit, stage) = match wait {
-            // The data-block limit for message data, reported as [`Stage::Data`].
-            Wait::Flush => match self.session.last_queued() {
-                Some(Stage::DataEnd) => (timeouts.data_block_value(), Stage::Data),
-                Some(stage) => (timeouts.reply(stage), stage),
-                None => (None, Stage::Greeting),
-            },
-            Wait::Reply => {
-                let stage = self.session.awaiting().unwrap_or(Stage::Greeting);
-                (timeouts.reply(stage), stage)
-            }
-            Wait::Close => (timeouts.reply(Stage::Quit), Stage::Quit),
-        };
-        let io = async {
-            match wait {
-                Wait::Flush => self.flush().await.map(|()| None),
-                Wait::Reply => self.read_reply().await.map(Some),
-                Wait::Close => self.transport.close().await.map(|()| None).map_err(io),
-            }
-        };
-        within(limit, T::sleep, io).await.unwrap_or_else(|| {
-            self.session.close();
-            Err(SmtpError::Timeout(stage))
-        })
-    }
-
     /// Write the transmit buffer to the transport.
     async fn flush(&mut self) -> Result<(), SmtpError> {
         if self.tx_len == 0 {
@@ -1078,21 +1092,12 @@ fn got(reply: Option<&Reply>) -> Result<&Reply, SmtpError> {
     reply.ok_or(SmtpError::SessionUnusable)
 }
 
-/// What [`SmtpClient::wait`] waits for.
-#[derive(Clone, Copy)]
-enum Wait {
-    /// The transmit buffer to be written.
-    Flush,
-    /// One complete reply.
-    Reply,
-    /// The transport to close.
-    Close,
-}
-
 /// The I/O a job asks [`SmtpClient::drive`] for next.
 enum Step {
     /// Write the transmit buffer, then read one complete reply.
     Exchange,
+    /// Read one complete reply (the second half of an exchange; only `drive` uses it).
+    Receive,
     /// Write the transmit buffer (it is full) and come back.
     Send,
     /// Upgrade the transport to TLS.

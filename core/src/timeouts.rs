@@ -33,17 +33,18 @@
 
 use crate::error::Stage;
 use core::future::{poll_fn, Future};
-use core::pin::pin;
+use core::pin::{pin, Pin};
 use core::task::Poll;
 use core::time::Duration;
 
 /// One limit, in milliseconds; `u32::MAX` is "no limit". Four bytes instead of the 16
 /// of an `Option<Duration>`: [`Timeouts`] lives in every client.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct Limit(u32);
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(crate) struct Limit(u32);
 
 impl Limit {
-    const NONE: Limit = Limit(u32::MAX);
+    pub(crate) const NONE: Limit = Limit(u32::MAX);
 
     const fn secs(s: u32) -> Limit {
         Limit(s * 1000)
@@ -62,7 +63,7 @@ impl Limit {
         }
     }
 
-    const fn get(self) -> Option<Duration> {
+    pub(crate) const fn get(self) -> Option<Duration> {
         if self.0 == u32::MAX {
             None
         } else {
@@ -97,6 +98,7 @@ impl core::fmt::Debug for Limit {
 /// assert_eq!(Timeouts::none().data_block_value(), None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Timeouts {
     greeting: Limit,
     ehlo: Limit,
@@ -250,7 +252,11 @@ impl Timeouts {
         self.data_block.get()
     }
 
-    const fn limit(&self, stage: Stage) -> Limit {
+    pub(crate) const fn data_block_limit(&self) -> Limit {
+        self.data_block
+    }
+
+    pub(crate) const fn limit(&self, stage: Stage) -> Limit {
         match stage {
             Stage::Greeting => self.greeting,
             Stage::Ehlo | Stage::Helo => self.ehlo,
@@ -267,28 +273,28 @@ impl Timeouts {
     }
 }
 
-/// Run `io`, racing it against `sleep(limit)` (`None`: no race). Returns `None` when the
-/// sleep finished first; `io` is dropped then.
+/// Run `io`, racing it against `sleep(limit)` (no race without a limit). Returns `None` when the
+/// sleep finished first; the caller drops `io` then.
 ///
 /// `io` is polled first, so an answer that is ready exactly when the limit expires wins.
 /// The sleep is created only when `io` is not ready at its first poll, so a transport
-/// that answers at once never starts a timer.
+/// that answers at once never starts a timer. `io` is pinned by the caller (not moved
+/// in), so that the caller's future holds it once.
 pub(crate) async fn within<F, S>(
-    limit: Option<Duration>,
+    limit: Limit,
     sleep: impl Fn(Duration) -> S,
-    io: F,
+    mut io: Pin<&mut F>,
 ) -> Option<F::Output>
 where
     F: Future,
     S: Future<Output = ()>,
 {
-    let mut io = pin!(io);
     let mut timer = pin!(None::<S>);
     poll_fn(|cx| {
         if let Poll::Ready(out) = io.as_mut().poll(cx) {
             return Poll::Ready(Some(out));
         }
-        let Some(limit) = limit else {
+        let Some(limit) = limit.get() else {
             return Poll::Pending;
         };
         if timer.is_none() {
