@@ -9,7 +9,9 @@
 //! [`auth_plain`](Script::auth_plain), [`mail_from`](Script::mail_from),
 //! [`rcpt_to`](Script::rcpt_to), [`data`](Script::data), [`message`](Script::message),
 //! [`quit`](Script::quit), ...) expand to those raw steps with typical replies, and raw
-//! steps cover everything else: rejections, odd line splits, injected bytes.
+//! steps cover everything else: rejections, odd line splits, injected bytes, and silences
+//! on a [virtual clock](clock) ([`Script::delay`], [`Script::stall`]) for testing a
+//! client's time limits without real time.
 //!
 //! ```
 //! use embedded_io_async::ErrorKind;

@@ -140,6 +140,8 @@ pub(crate) struct Options {
 /// - scripted failures: [`read_error`](Script::read_error),
 ///   [`write_error`](Script::write_error), [`upgrade_error`](Script::upgrade_error),
 ///   [`eof`](Script::eof).
+/// - silences on the [virtual clock](crate::clock): [`delay`](Script::delay) (the server
+///   waits, then goes on) and [`stall`](Script::stall) (the server goes silent for good).
 ///
 /// Protocol helpers such as [`greeting`](Script::greeting), [`ehlo`](Script::ehlo) or
 /// [`mail_from`](Script::mail_from) expand to raw steps with typical server replies;
