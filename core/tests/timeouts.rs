@@ -117,6 +117,18 @@ fn silent_mail_from_times_out_after_5_minutes_without_rset() {
 }
 
 #[test]
+fn a_command_write_that_never_completes_times_out_with_the_command_limit() {
+    // The server stops reading before MAIL FROM: the write itself hangs.
+    let (t, h) = tls(&[]).stall().build();
+    let config = Config::new().timeouts(Timeouts::new().mail(Some(45 * SEC)));
+    let mut c = connect_with(t, config).unwrap();
+    let (r, took) = timed(|| send(&mut c, &[TO], MSG).map(drop));
+    assert!(timeout(Stage::MailFrom)(&r), "{r:?}");
+    assert_eq!(took, 45 * SEC);
+    assert_silent_after(c, &h, EHLO_TLS);
+}
+
+#[test]
 fn silent_rcpt_times_out_after_5_minutes() {
     let (t, h) = tls(&[])
         .mail_from(FROM)
