@@ -19,6 +19,8 @@ step "core builds for no_std targets; adapter for the Workers target"
 cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf
 cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --features defmt
 cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --features auth-scram,auth-cram-md5
+cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --features embassy-time
+cargo clippy -p wasm-smtp-core --target thumbv7em-none-eabihf --features defmt,embassy-time -- -D warnings
 cargo build -p wasm-smtp-core --target wasm32-unknown-unknown --release
 cargo build -p wasm-smtp-core --target wasm32-unknown-unknown --release --features auth-scram,auth-cram-md5
 cargo build -p wasm-smtp-cloudflare --target wasm32-unknown-unknown --release

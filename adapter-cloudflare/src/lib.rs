@@ -20,7 +20,7 @@ pub use wasm_smtp_core::error::{
 };
 pub use wasm_smtp_core::{
     Capabilities, Capability, Config, EnhancedStatus, Mechanism, Rejection, Reply, ReplyCode,
-    SendOutcome, SmtpClient, SmtpError, Stage, TlsPolicy, Transport,
+    SendOutcome, SmtpClient, SmtpError, Stage, Timeouts, TlsPolicy, Transport,
 };
 
 use wasm_smtp_core::error::InputField as Field;
@@ -49,8 +49,8 @@ async fn open(
 /// with the default [`Config`].
 ///
 /// The connection is encrypted from the first byte, and the runtime checks the server's
-/// certificate against `host`. Every wait for the server is limited to
-/// [`DEFAULT_TIMEOUT`].
+/// certificate against `host`. Opening the connection and the TLS handshake are
+/// limited to [`DEFAULT_TIMEOUT`], the SMTP dialogue by the default [`Timeouts`].
 ///
 /// # Errors
 /// [`Error::PortBlocked`] for port 25, [`Error::Connect`] when the runtime cannot open the
@@ -89,8 +89,8 @@ pub fn connect_smtps_with<'a>(
 ///
 /// STARTTLS is required: when the server does not offer it, refuses it or the handshake
 /// fails, this returns an error. It never continues in plaintext. The runtime checks the
-/// server's certificate against `host`. Every wait for the server is limited to
-/// [`DEFAULT_TIMEOUT`].
+/// server's certificate against `host`. Opening the connection and the TLS handshake are
+/// limited to [`DEFAULT_TIMEOUT`], the SMTP dialogue by the default [`Timeouts`].
 ///
 /// # Errors
 /// [`Error::PortBlocked`] for port 25, [`Error::Connect`] when the runtime cannot open the
@@ -130,8 +130,8 @@ pub fn connect_smtp_starttls_with<'a>(
 ///
 /// Everything crosses the network in clear text. The TLS policy of `config` is replaced
 /// by [`TlsPolicy::Disabled`]; AUTH still refuses to run unless `config` has
-/// [`Config::allow_plaintext_auth`] set. Every wait for the server is limited to
-/// [`DEFAULT_TIMEOUT`].
+/// [`Config::allow_plaintext_auth`] set. Opening the connection is limited to
+/// [`DEFAULT_TIMEOUT`], the SMTP dialogue by the [`Timeouts`] of `config`.
 ///
 /// # Errors
 /// [`Error::PortBlocked`] for port 25, [`Error::Connect`] when the runtime cannot open the

@@ -15,13 +15,17 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{worker_sys, Delay, Socket};
 
 /// The time limit that [`WorkersTransport::connect`] and the `connect_*` functions put on
-/// every wait for the server: opening the connection, the TLS handshake after STARTTLS,
-/// and each read and write.
+/// opening the connection (for implicit TLS, the handshake included) and on the TLS
+/// handshake after STARTTLS.
 ///
-/// Without a limit, a server that never answers (or a plaintext client talking to a TLS
-/// port: both sides wait for the other) keeps the request hanging until the runtime or
-/// the HTTP client gives up.
+/// The waits of the SMTP dialogue are limited by the engine, with the
+/// [`Timeouts`](crate::Timeouts) of the [`Config`](crate::Config), on the runtime's timer
+/// ([`Transport::sleep`]).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest delay `setTimeout` takes (2^31 - 1 ms, about 24.8 days); a longer one
+/// would fire at once.
+const MAX_SET_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
 
 /// Run `fut`, or give up after `limit` (`None`: no limit). Returns `None` on time-out.
 async fn within<F: Future>(limit: Option<Duration>, fut: F) -> Option<F::Output> {
@@ -211,17 +215,16 @@ enum Op<'a> {
     Flush,
 }
 
-/// One read, write or flush on the socket, within the time limit. One hand-written
-/// future for the three operations and the timer (rather than an `async fn` around a
-/// timed `poll_fn`) keeps a single small poll function in the Worker. The timer
-/// (`setTimeout`) is only started when the socket is not ready at once.
-struct Timed<'t, 'b> {
+/// One read, write or flush on the socket. One hand-written future for the three
+/// operations (rather than three `async fn`s around `poll_fn`) keeps a single small poll
+/// function in the Worker. Time limits are the engine's: it races this future against
+/// [`Transport::sleep`].
+struct SocketIo<'t, 'b> {
     transport: &'t mut WorkersTransport,
     op: Op<'b>,
-    timer: Option<Delay>,
 }
 
-impl Future for Timed<'_, '_> {
+impl Future for SocketIo<'_, '_> {
     type Output = Result<usize, ErrorKind>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -244,20 +247,7 @@ impl Future for Timed<'_, '_> {
             Op::Write(buf) => socket.poll_write(cx, buf),
             Op::Flush => socket.poll_flush(cx).map_ok(|()| 0),
         };
-        let result = match polled {
-            Poll::Ready(result) => Some(result),
-            Poll::Pending => {
-                let Some(limit) = this.transport.timeout else {
-                    return Poll::Pending;
-                };
-                let timer = this.timer.get_or_insert_with(|| Delay::from(limit));
-                if Pin::new(timer).poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                None
-            }
-        };
-        Poll::Ready(this.transport.outcome(result))
+        polled.map(|result| this.transport.outcome(result))
     }
 }
 
@@ -302,8 +292,8 @@ fn close_in_background(raw: &worker_sys::Socket) {
 
 impl WorkersTransport {
     /// Open a TCP connection to `host:port` secured as `security` says, and wait until
-    /// the runtime reports it open. Every wait for the server is limited to
-    /// [`DEFAULT_TIMEOUT`].
+    /// the runtime reports it open. Opening the connection and the TLS handshake after
+    /// STARTTLS are limited to [`DEFAULT_TIMEOUT`].
     ///
     /// # Errors
     /// - [`Error::PortBlocked`] for port 25, before anything is attempted.
@@ -322,12 +312,13 @@ impl WorkersTransport {
         Self::connect_with_timeout(host, port, security, Some(DEFAULT_TIMEOUT))
     }
 
-    /// [`connect`](Self::connect) with another time limit for every wait for the server
-    /// (`None`: wait as long as the runtime lets the request run).
+    /// [`connect`](Self::connect) with another time limit for opening the connection and
+    /// for the TLS handshake after STARTTLS (`None`: wait as long as the runtime lets the
+    /// request run). The waits of the SMTP dialogue follow the
+    /// [`Timeouts`](crate::Timeouts) of the client's [`Config`](crate::Config).
     ///
-    /// A time-out while connecting is [`Error::Connect`]; later, the client reports it as
-    /// [`SmtpError::Io`](crate::SmtpError::Io) with [`ErrorKind::TimedOut`] (or as a TLS
-    /// handshake failure with that kind, during the STARTTLS upgrade).
+    /// A time-out while connecting is [`Error::Connect`]; during the STARTTLS upgrade the
+    /// client reports it as a TLS handshake failure with [`ErrorKind::TimedOut`].
     ///
     /// # Errors
     /// As [`connect`](Self::connect).
@@ -388,28 +379,20 @@ impl WorkersTransport {
         }
     }
 
-    /// The result of a timed I/O call; on failure, keep the runtime's message and return
-    /// the kind for the client.
-    fn outcome<T>(&mut self, result: Option<std::io::Result<T>>) -> Result<T, ErrorKind> {
-        match result {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => {
-                self.last_error = Some(e.to_string());
-                Err(map_kind(e.kind()))
-            }
-            None => {
-                self.last_error = Some(timed_out(self.timeout));
-                Err(ErrorKind::TimedOut)
-            }
-        }
+    /// The result of an I/O call; on failure, keep the runtime's message and return the
+    /// kind for the client.
+    fn outcome<T>(&mut self, result: std::io::Result<T>) -> Result<T, ErrorKind> {
+        result.map_err(|e| {
+            self.last_error = Some(e.to_string());
+            map_kind(e.kind())
+        })
     }
 
-    /// One read, write or flush within the time limit.
-    fn timed<'b>(&mut self, op: Op<'b>) -> Timed<'_, 'b> {
-        Timed {
+    /// One read, write or flush.
+    fn io<'b>(&mut self, op: Op<'b>) -> SocketIo<'_, 'b> {
+        SocketIo {
             transport: self,
             op,
-            timer: None,
         }
     }
 
@@ -457,17 +440,17 @@ impl ErrorType for WorkersTransport {
 
 impl Read for WorkersTransport {
     fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = Result<usize, ErrorKind>> {
-        self.timed(Op::Read(buf))
+        self.io(Op::Read(buf))
     }
 }
 
 impl Write for WorkersTransport {
     fn write(&mut self, buf: &[u8]) -> impl Future<Output = Result<usize, ErrorKind>> {
-        self.timed(Op::Write(buf))
+        self.io(Op::Write(buf))
     }
 
     async fn flush(&mut self) -> Result<(), ErrorKind> {
-        self.timed(Op::Flush).await.map(|_| ())
+        self.io(Op::Flush).await.map(|_| ())
     }
 }
 
@@ -481,6 +464,12 @@ impl Transport for WorkersTransport {
     async fn close(&mut self) -> Result<(), ErrorKind> {
         self.shutdown().await;
         Ok(())
+    }
+
+    /// The runtime's timer (`setTimeout`, cleared when the future is dropped): the
+    /// engine's time limits. At most about 24.8 days, the longest `setTimeout` takes.
+    fn sleep(limit: Duration) -> impl Future<Output = ()> {
+        Delay::from(limit.min(MAX_SET_TIMEOUT))
     }
 
     /// Swap the plaintext socket for the runtime's TLS socket (`startTls()`) and wait for

@@ -597,6 +597,15 @@ impl<S: Socket, R, C: TlsClock> Write for EmbassyTransport<'_, S, R, C> {
 }
 
 impl<S: Socket, R: CryptoRngCore, C: TlsClock> Transport for EmbassyTransport<'_, S, R, C> {
+    /// The engine's per-phase time limits run on embassy-time's timer with this crate's
+    /// `embassy-time` feature; without it the transport has no timer and the engine
+    /// waits as long as the server (limit the whole session yourself, e.g. with
+    /// `embassy_time::with_timeout`).
+    #[cfg(feature = "embassy-time")]
+    fn sleep(limit: core::time::Duration) -> impl core::future::Future<Output = ()> {
+        wasm_smtp_core::timeouts::embassy_sleep(limit)
+    }
+
     fn is_encrypted(&self) -> bool {
         matches!(self.state, State::Tls { open: true, .. })
     }

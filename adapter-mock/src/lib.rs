@@ -9,7 +9,9 @@
 //! [`auth_plain`](Script::auth_plain), [`mail_from`](Script::mail_from),
 //! [`rcpt_to`](Script::rcpt_to), [`data`](Script::data), [`message`](Script::message),
 //! [`quit`](Script::quit), ...) expand to those raw steps with typical replies, and raw
-//! steps cover everything else: rejections, odd line splits, injected bytes.
+//! steps cover everything else: rejections, odd line splits, injected bytes, and silences
+//! on a [virtual clock](clock) ([`Script::delay`], [`Script::stall`]) for testing a
+//! client's time limits without real time.
 //!
 //! ```
 //! use embedded_io_async::ErrorKind;
@@ -105,6 +107,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Wake;
 
+pub mod clock;
 mod handle;
 mod mock;
 mod sasl;
@@ -134,15 +137,18 @@ impl Wake for WakeFlag {
     }
 }
 
-/// Runs a future to completion on the current thread, without a runtime.
+/// Runs a future to completion on the current thread, without a runtime, on the
+/// thread's [virtual clock](clock).
 ///
-/// Meant for futures that only wait on a [`MockTransport`] (which never returns
-/// `Poll::Pending`). A future that yields after waking itself is polled again.
+/// Meant for futures that only wait on a [`MockTransport`] and virtual time. A future
+/// that yields after waking itself is polled again. A future that is stuck (it returned
+/// `Poll::Pending` without waking itself) moves the virtual clock to the earliest pending
+/// deadline ([`clock::sleep`], [`Script::delay`]), which wakes it.
 ///
 /// # Panics
-/// If the future returns `Poll::Pending` without arranging to be woken: with no runtime
-/// and no I/O behind it, it would never complete (for example it awaits a timer or a real
-/// socket).
+/// If the future is stuck and nothing waits for the virtual clock: it would never
+/// complete (for example the server [stalls](Script::stall) and the client has no time
+/// limit, or it awaits a real timer, a channel or a real socket).
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let flag = Arc::new(WakeFlag(AtomicBool::new(false)));
     let waker = Waker::from(Arc::clone(&flag));
@@ -152,13 +158,21 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
+        if flag.0.swap(false, Ordering::SeqCst) {
+            continue;
+        }
+        if clock::advance() {
+            // The wake-ups were for the poll that follows.
+            flag.0.store(false, Ordering::SeqCst);
+            continue;
+        }
         // Panicking is the documented reaction to a future that can never complete.
         #[allow(clippy::panic)]
-        if !flag.0.swap(false, Ordering::SeqCst) {
+        {
             panic!(
-                "block_on: the future returned Poll::Pending and did not wake itself, so it \
-                 would never complete (wasm-smtp-mock transports never block: is the future \
-                 waiting on a timer, a channel or a real socket?)"
+                "block_on: the future returned Poll::Pending, did not wake itself and waits \
+                 for no virtual deadline, so it would never complete (a scripted stall with \
+                 no time limit in the client? or a real timer, a channel or a real socket?)"
             );
         }
     }

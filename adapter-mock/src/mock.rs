@@ -1,8 +1,13 @@
 //! The transport, its error type and the shared state behind it.
 
+use crate::clock::{self, Registration};
 use crate::script::{Options, Script, ScriptStep, Step};
 use crate::text::{got_window, preview, window};
 use crate::transcript::Entry;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use core::time::Duration;
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -100,6 +105,18 @@ pub(crate) struct Run {
     wrote_since_read: bool,
     unflushed: bool,
     eof_seen: bool,
+    /// When the scripted delay at the current step ends (set when the client reaches it).
+    delay_until: Option<Duration>,
+    /// The client reached a scripted stall.
+    stalled: bool,
+}
+
+/// Why a read or write cannot go on now.
+pub(crate) enum Pause {
+    /// A scripted delay, until this virtual time.
+    Until(Duration),
+    /// A scripted stall.
+    Forever,
 }
 
 impl Run {
@@ -110,6 +127,37 @@ impl Run {
     fn advance(&mut self) {
         self.pos += 1;
         self.offset = 0;
+    }
+
+    /// Get past the scripted delays that are over; `Some` when the client must wait at a
+    /// delay or stall (never after a failure, which every call reports at once).
+    pub(crate) fn pause(&mut self, steps: &[ScriptStep]) -> Option<Pause> {
+        if self.failure.is_some() {
+            return None;
+        }
+        loop {
+            match steps.get(self.pos).map(|s| &s.step) {
+                Some(Step::Delay(d)) => {
+                    let d = *d;
+                    let now = clock::now();
+                    let until = *self.delay_until.get_or_insert(now.saturating_add(d));
+                    if now < until {
+                        return Some(Pause::Until(until));
+                    }
+                    self.delay_until = None;
+                    self.transcript.push(Entry::Delay(d));
+                    self.advance();
+                }
+                Some(Step::Stall) => {
+                    if !self.stalled {
+                        self.stalled = true;
+                        self.transcript.push(Entry::Stall);
+                    }
+                    return Some(Pause::Forever);
+                }
+                _ => return None,
+            }
+        }
     }
 
     fn after_failure(&self) -> MockError {
@@ -291,6 +339,8 @@ impl Run {
                     }
                 }
                 Some(Step::WriteError(_)) if done > 0 => break,
+                // The server stops reading: a short write, the next call waits.
+                Some(step) if step.is_pause() && done > 0 => break,
                 Some(Step::WriteError(kind)) => {
                     let kind = *kind;
                     self.advance();
@@ -339,6 +389,7 @@ impl Run {
         }
         match steps.get(self.pos) {
             None => Ok(()),
+            Some(step) if step.step == Step::Stall && self.stalled => Ok(()),
             Some(step) => {
                 let remaining = steps.len() - self.pos;
                 let plural = if remaining == 1 { "" } else { "s" };
@@ -364,8 +415,11 @@ pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 /// A scripted transport: give it to the SMTP client under test.
 ///
 /// Implements [`embedded_io_async::Read`], [`embedded_io_async::Write`] and
-/// [`wasm_smtp_core::Transport`]. Every call completes at once (no future ever returns
-/// `Poll::Pending`), so tests need no async runtime: see [`block_on`](crate::block_on).
+/// [`wasm_smtp_core::Transport`]. Every call completes at once, except at a scripted
+/// [`delay`](Script::delay) or [`stall`](Script::stall), which waits on the
+/// [virtual clock](crate::clock); so tests need no async runtime: see
+/// [`block_on`](crate::block_on). Its [`Transport::sleep`](wasm_smtp_core::Transport::sleep)
+/// is [`clock::sleep`].
 ///
 /// Build one with [`Script::build`] (or [`MockTransport::builder`]), which also returns
 /// the [`MockHandle`] used to inspect the conversation afterwards.
@@ -415,15 +469,65 @@ impl ErrorType for MockTransport {
     type Error = MockError;
 }
 
+/// A read or write, which waits at scripted delays and stalls.
+enum Op<'b> {
+    Read(&'b mut [u8]),
+    Write(&'b [u8]),
+}
+
+/// The future of [`MockTransport`]'s `read` and `write`.
+struct Io<'t, 'b> {
+    transport: &'t MockTransport,
+    op: Op<'b>,
+    wake_up: Option<Registration>,
+}
+
+impl Future for Io<'_, '_> {
+    type Output = Result<usize, MockError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let empty = match &this.op {
+            Op::Read(buf) => buf.is_empty(),
+            Op::Write(buf) => buf.is_empty(),
+        };
+        let pause = if empty {
+            None
+        } else {
+            this.transport.with(|steps, run| run.pause(steps))
+        };
+        match pause {
+            Some(Pause::Until(until)) => {
+                this.wake_up = Some(clock::register(until, cx.waker()));
+                return Poll::Pending;
+            }
+            Some(Pause::Forever) => return Poll::Pending,
+            None => this.wake_up = None,
+        }
+        Poll::Ready(this.transport.with(|steps, run| match &mut this.op {
+            Op::Read(buf) => run.read(steps, buf),
+            Op::Write(buf) => run.write(steps, buf),
+        }))
+    }
+}
+
 impl Read for MockTransport {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, MockError> {
-        self.with(|steps, run| run.read(steps, buf))
+    fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = Result<usize, MockError>> {
+        Io {
+            transport: self,
+            op: Op::Read(buf),
+            wake_up: None,
+        }
     }
 }
 
 impl Write for MockTransport {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, MockError> {
-        self.with(|steps, run| run.write(steps, buf))
+    fn write(&mut self, buf: &[u8]) -> impl Future<Output = Result<usize, MockError>> {
+        Io {
+            transport: self,
+            op: Op::Write(buf),
+            wake_up: None,
+        }
     }
 
     async fn flush(&mut self) -> Result<(), MockError> {
@@ -445,5 +549,10 @@ impl wasm_smtp_core::Transport for MockTransport {
             run.close_calls += 1;
             Ok(())
         })
+    }
+
+    /// [`clock::sleep`]: the client's time limits run on the virtual clock.
+    fn sleep(limit: Duration) -> impl Future<Output = ()> {
+        clock::sleep(limit)
     }
 }

@@ -3,6 +3,7 @@
 use crate::handle::MockHandle;
 use crate::mock::MockTransport;
 use crate::text::{base64, quote};
+use core::time::Duration;
 use embedded_io_async::ErrorKind;
 
 /// The host name the protocol helpers put in server replies.
@@ -27,6 +28,10 @@ pub(crate) enum Step {
     Upgrade,
     /// The client calls `upgrade_to_tls`, which fails.
     UpgradeError(ErrorKind),
+    /// The server is silent (neither sends nor reads) for this much virtual time.
+    Delay(Duration),
+    /// The server is silent for good.
+    Stall,
 }
 
 impl Step {
@@ -40,6 +45,8 @@ impl Step {
             Step::Eof => "end of stream",
             Step::Upgrade => "TLS upgrade",
             Step::UpgradeError(_) => "TLS upgrade error",
+            Step::Delay(_) => "delay",
+            Step::Stall => "stall",
         }
     }
 
@@ -74,12 +81,19 @@ impl Step {
             Step::UpgradeError(kind) => {
                 format!("a TLS upgrade (upgrade_to_tls, scripted to fail with {kind:?})")
             }
+            Step::Delay(d) => format!("the client to wait {d:?} (scripted delay)"),
+            Step::Stall => "the client to wait (scripted stall)".to_owned(),
         }
     }
 
     /// Whether the step is satisfied by a client read.
     pub(crate) fn is_server_side(&self) -> bool {
         matches!(self, Step::Read(_) | Step::ReadError(_) | Step::Eof)
+    }
+
+    /// Whether the step is a scripted silence (the client's read or write waits).
+    pub(crate) fn is_pause(&self) -> bool {
+        matches!(self, Step::Delay(_) | Step::Stall)
     }
 }
 
@@ -126,6 +140,8 @@ pub(crate) struct Options {
 /// - scripted failures: [`read_error`](Script::read_error),
 ///   [`write_error`](Script::write_error), [`upgrade_error`](Script::upgrade_error),
 ///   [`eof`](Script::eof).
+/// - silences on the [virtual clock](crate::clock): [`delay`](Script::delay) (the server
+///   waits, then goes on) and [`stall`](Script::stall) (the server goes silent for good).
 ///
 /// Protocol helpers such as [`greeting`](Script::greeting), [`ehlo`](Script::ehlo) or
 /// [`mail_from`](Script::mail_from) expand to raw steps with typical server replies;
@@ -278,6 +294,38 @@ impl Script {
     /// handshake fails with `kind`; the connection stays unencrypted.
     pub fn upgrade_error(self, kind: ErrorKind) -> Self {
         self.push(Step::UpgradeError(kind))
+    }
+
+    /// The server is silent for `duration` of [virtual time](crate::clock): it neither
+    /// sends nor reads. The client's next read or write waits until then (a write that
+    /// reaches this step after some bytes returns them as a short write first), then the
+    /// script goes on. The wait starts when the client reaches the step.
+    ///
+    /// Needs [`block_on`](crate::block_on), which moves the virtual clock; the client's
+    /// time limits race the same clock, so a limit shorter than the delay expires first.
+    ///
+    /// ```
+    /// # use core::time::Duration;
+    /// # use wasm_smtp_mock::Script;
+    /// // RCPT TO answered after 4 minutes.
+    /// let script = Script::new()
+    ///     .write("RCPT TO:<bob@example.com>\r\n")
+    ///     .delay(Duration::from_secs(240))
+    ///     .read("250 2.1.5 Ok\r\n");
+    /// # let _ = script.build();
+    /// ```
+    pub fn delay(self, duration: Duration) -> Self {
+        self.push(Step::Delay(duration))
+    }
+
+    /// The server goes silent for good: from here on, every read and write waits
+    /// forever (a server that stops answering, or stops reading so that writes no longer
+    /// complete). Only the client's time limit ends the wait; with
+    /// [`block_on`](crate::block_on) and no time limit, the test panics instead of
+    /// hanging. Steps after a stall are never reached; a script that ends in a stall the
+    /// client reached counts as finished.
+    pub fn stall(self) -> Self {
+        self.push(Step::Stall)
     }
 
     // ----- global options --------------------------------------------------------------

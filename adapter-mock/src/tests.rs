@@ -869,7 +869,158 @@ fn block_on_runs_ready_and_self_waking_futures() {
 }
 
 #[test]
-#[should_panic(expected = "block_on: the future returned Poll::Pending and did not wake itself")]
+#[should_panic(
+    expected = "block_on: the future returned Poll::Pending, did not wake itself and waits for no virtual deadline"
+)]
 fn block_on_panics_on_a_future_that_never_wakes() {
     block_on(core::future::pending::<()>());
+}
+
+// ----- virtual time ------------------------------------------------------------------
+
+use crate::clock;
+use core::time::Duration;
+
+const MIN: Duration = Duration::from_secs(60);
+
+#[test]
+fn a_delay_holds_the_read_for_exactly_its_virtual_time() {
+    let (mut t, h) = Script::new()
+        .write("NOOP\r\n")
+        .delay(4 * MIN)
+        .read("250 ok\r\n")
+        .build();
+    write_all(&mut t, b"NOOP\r\n").unwrap();
+    let start = clock::now();
+    assert_eq!(read(&mut t, 64).unwrap(), b"250 ok\r\n");
+    assert_eq!(clock::now() - start, 4 * MIN);
+    h.assert_done();
+    assert_eq!(
+        h.transcript_text(),
+        "C: NOOP\n*** silence for 240s ***\nS: 250 ok\n"
+    );
+    assert_eq!(h.transcript()[1], Entry::Delay(4 * MIN));
+}
+
+#[test]
+fn a_delay_starts_when_the_client_reaches_it() {
+    let (mut t, h) = Script::new()
+        .delay(MIN)
+        .read("a")
+        .delay(MIN)
+        .read("b")
+        .build();
+    // Virtual time spent elsewhere before the first read does not count.
+    block_on(clock::sleep(10 * MIN));
+    let start = clock::now();
+    assert_eq!(read(&mut t, 8).unwrap(), b"a");
+    assert_eq!(read(&mut t, 8).unwrap(), b"b");
+    assert_eq!(clock::now() - start, 2 * MIN);
+    h.assert_done();
+}
+
+#[test]
+fn a_write_that_reaches_a_delay_is_short_and_the_next_one_waits() {
+    let (mut t, h) = Script::new()
+        .write("abc")
+        .delay(3 * MIN)
+        .write("def")
+        .build();
+    let start = clock::now();
+    assert_eq!(write(&mut t, b"abcdef").unwrap(), 3);
+    assert_eq!(clock::now(), start);
+    assert_eq!(write(&mut t, b"def").unwrap(), 3);
+    assert_eq!(clock::now() - start, 3 * MIN);
+    h.assert_done();
+}
+
+/// Polls `fut` until it is ready or the virtual clock passes `limit` (a minimal
+/// version of the client's race).
+fn race<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
+    block_on(async {
+        let mut fut = core::pin::pin!(fut);
+        let mut timer = core::pin::pin!(clock::sleep(limit));
+        core::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
+            }
+            timer.as_mut().poll(cx).map(|()| None)
+        })
+        .await
+    })
+}
+
+#[test]
+fn a_stall_waits_until_the_racing_timer_and_counts_as_the_end_of_the_script() {
+    let (mut t, h) = Script::new().read("220 hi\r\n").stall().build();
+    assert_eq!(read(&mut t, 64).unwrap(), b"220 hi\r\n");
+    let start = clock::now();
+    let mut buf = [0u8; 8];
+    assert!(race(t.read(&mut buf), 5 * MIN).is_none());
+    assert_eq!(clock::now() - start, 5 * MIN);
+    // Writes wait too (the server stopped reading).
+    assert!(race(t.write(b"QUIT\r\n"), MIN).is_none());
+    assert_eq!(clock::now() - start, 6 * MIN);
+    assert!(h.written().is_empty());
+    h.assert_done();
+    assert_eq!(
+        h.transcript_text(),
+        "S: 220 hi\n*** silence from here on ***\n"
+    );
+}
+
+#[test]
+fn a_stall_not_reached_is_not_the_end() {
+    let (_t, h) = Script::new().read("220 hi\r\n").stall().build();
+    let err = h.finish().unwrap_err();
+    assert!(err.contains("step 1 (server sends)"), "{err}");
+}
+
+#[test]
+fn a_reply_ready_exactly_at_the_limit_wins_the_race() {
+    let (mut t, _h) = Script::new().delay(5 * MIN).read("ok").build();
+    let mut buf = [0u8; 8];
+    assert_eq!(race(t.read(&mut buf), 5 * MIN).unwrap().unwrap(), 2);
+    let (mut t, _h) = Script::new().delay(5 * MIN).read("ok").build();
+    let start = clock::now();
+    assert!(race(t.read(&mut buf), 5 * MIN - Duration::from_millis(1)).is_none());
+    assert_eq!(clock::now() - start, 5 * MIN - Duration::from_millis(1));
+}
+
+#[test]
+fn a_timer_that_loses_the_race_leaves_no_wake_up_behind() {
+    let (mut t, _h) = Script::new().delay(MIN).read("ok").build();
+    let mut buf = [0u8; 8];
+    assert!(race(t.read(&mut buf), 10 * MIN).is_some());
+    // The dropped 10-minute timer does not move the clock for the next wait.
+    let start = clock::now();
+    block_on(clock::sleep(Duration::from_secs(1)));
+    assert_eq!(clock::now() - start, Duration::from_secs(1));
+}
+
+#[test]
+fn the_transport_sleeps_on_the_virtual_clock() {
+    let start = clock::now();
+    block_on(<MockTransport as Transport>::sleep(Duration::from_millis(
+        1500,
+    )));
+    assert_eq!(clock::now() - start, Duration::from_millis(1500));
+    let s = clock::sleep(MIN);
+    assert_eq!(s.deadline(), clock::now() + MIN);
+}
+
+#[test]
+#[should_panic(expected = "waits for no virtual deadline")]
+fn block_on_panics_on_a_stall_without_a_time_limit() {
+    let (mut t, _h) = Script::new().stall().build();
+    let _ = read(&mut t, 8);
+}
+
+#[test]
+fn a_failed_transport_fails_at_once_even_at_a_stall() {
+    let (mut t, h) = Script::new().write("a").stall().build();
+    assert!(write(&mut t, b"x").is_err());
+    // No wait: the mismatch is reported again.
+    assert!(read(&mut t, 8).unwrap_err().is_mismatch());
+    assert!(h.finish().is_err());
 }

@@ -25,6 +25,10 @@ pub enum Entry {
     WriteError(ErrorKind),
     /// A read that returned end of stream.
     Eof,
+    /// A scripted delay that the client waited out ([`Script::delay`](crate::Script::delay)).
+    Delay(core::time::Duration),
+    /// The client reached a scripted stall ([`Script::stall`](crate::Script::stall)).
+    Stall,
 }
 
 const REDACTED: &str = "<redacted>";
@@ -66,6 +70,8 @@ pub(crate) fn render(entries: &[Entry]) -> String {
             Entry::ReadError(kind) => out.push_str(&format!("*** read error: {kind:?} ***\n")),
             Entry::WriteError(kind) => out.push_str(&format!("*** write error: {kind:?} ***\n")),
             Entry::Eof => out.push_str("*** end of stream ***\n"),
+            Entry::Delay(d) => out.push_str(&format!("*** silence for {d:?} ***\n")),
+            Entry::Stall => out.push_str("*** silence from here on ***\n"),
         }
     }
     out
@@ -117,12 +123,15 @@ mod tests {
             Entry::ReadError(ErrorKind::ConnectionReset),
             Entry::WriteError(ErrorKind::BrokenPipe),
             Entry::Eof,
+            Entry::Delay(core::time::Duration::from_secs(240)),
+            Entry::Stall,
         ]);
         assert_eq!(
             text,
             "S: 220 hi\nC: EHLO x\nC: bare\\n\nC: partial\n*** TLS ***\n\
              *** TLS upgrade failed: Other ***\n*** read error: ConnectionReset ***\n\
-             *** write error: BrokenPipe ***\n*** end of stream ***\n"
+             *** write error: BrokenPipe ***\n*** end of stream ***\n\
+             *** silence for 240s ***\n*** silence from here on ***\n"
         );
     }
 }

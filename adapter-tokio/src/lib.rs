@@ -21,7 +21,7 @@ pub use wasm_smtp_core::error::{
 };
 pub use wasm_smtp_core::{
     Capabilities, Capability, Config, EnhancedStatus, Mechanism, Rejection, Reply, ReplyCode,
-    SendOutcome, SmtpClient, SmtpError, Stage, TlsPolicy, Transport,
+    SendOutcome, SmtpClient, SmtpError, Stage, Timeouts, TlsPolicy, Transport,
 };
 
 pub use wasm_smtp_core::auth::scram::ClientNonce;
@@ -67,17 +67,25 @@ pub const TX_BUFFER: usize = 16384;
 /// The client the entry points of this crate return.
 pub type Client = SmtpClient<TokioTransport, RX_BUFFER, TX_BUFFER>;
 
-/// Connection settings: the engine's [`Config`], the trusted roots and the time limits.
+/// Connection settings: the engine's [`Config`] (with the time limits of the SMTP
+/// dialogue, [`Timeouts`]), the trusted roots and the time limits for connecting and for
+/// the TLS handshake.
 ///
 /// ```
 /// use std::time::Duration;
-/// use wasm_smtp_tokio::{Config, Options, TlsConfig};
+/// use wasm_smtp_tokio::{Config, Options, Stage, Timeouts, TlsConfig};
 ///
 /// let options = Options::new()
-///     .config(Config::new().require_all_recipients(true))
+///     .config(
+///         Config::new()
+///             .require_all_recipients(true)
+///             .timeouts(Timeouts::new().data_end(Some(Duration::from_secs(120)))),
+///     )
 ///     .tls(TlsConfig::webpki_roots())
 ///     .connect_timeout(Duration::from_secs(10));
-/// assert_eq!(options.io_timeout_value(), Duration::from_secs(300));
+/// let limits = options.config_value().timeouts_value();
+/// assert_eq!(limits.reply(Stage::MailFrom), Some(Duration::from_secs(300)));
+/// assert_eq!(limits.reply(Stage::DataEnd), Some(Duration::from_secs(120)));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -85,7 +93,6 @@ pub struct Options {
     tls: TlsConfig,
     connect_timeout: Duration,
     tls_timeout: Duration,
-    io_timeout: Duration,
     trace: Option<Trace>,
 }
 
@@ -96,22 +103,21 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Default [`Config`] (TLS required), the `webpki-roots` CAs, 30 s to connect, 30 s
-    /// for the TLS handshake, 5 minutes for every other wait (RFC 5321 section 4.5.3.2
-    /// asks a client to wait at least that long for most replies), no trace.
+    /// Default [`Config`] (TLS required, the RFC 5321 section 4.5.3.2 time limits for each
+    /// reply: see [`Timeouts`]), the `webpki-roots` CAs, 30 s to connect, 30 s for each
+    /// TLS handshake, no trace.
     pub fn new() -> Self {
         Options {
             config: Config::new(),
             tls: TlsConfig::webpki_roots(),
             connect_timeout: Duration::from_secs(30),
             tls_timeout: Duration::from_secs(30),
-            io_timeout: Duration::from_secs(300),
             trace: None,
         }
     }
 
-    /// The engine's settings (TLS policy, plaintext AUTH, all-or-nothing recipients).
-    /// The entry points of this crate override the TLS policy where their name says so.
+    /// The engine's settings (TLS policy, plaintext AUTH, all-or-nothing recipients, the
+    /// time limits of the SMTP dialogue). The entry points of this crate override the TLS policy where their name says so.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
@@ -135,13 +141,6 @@ impl Options {
         self
     }
 
-    /// Limit for each read or write once connected: a server that sends nothing for this
-    /// long fails the session with [`SmtpError::Io`] (`TimedOut`).
-    pub fn io_timeout(mut self, limit: Duration) -> Self {
-        self.io_timeout = limit;
-        self
-    }
-
     /// Receive the conversation line by line, secrets redacted (see [`Trace`]).
     pub fn trace(mut self, trace: Trace) -> Self {
         self.trace = Some(trace);
@@ -151,11 +150,6 @@ impl Options {
     /// The engine's settings.
     pub fn config_value(&self) -> Config {
         self.config
-    }
-
-    /// The limit for each read or write.
-    pub fn io_timeout_value(&self) -> Duration {
-        self.io_timeout
     }
 }
 

@@ -29,7 +29,13 @@ pub enum Security {
     Plaintext,
 }
 
-/// A TCP connection to an SMTP server, plaintext or TLS, with a time limit on every wait.
+/// A TCP connection to an SMTP server, plaintext or TLS.
+///
+/// Time limits: connecting and each TLS handshake are limited here
+/// ([`Options::connect_timeout`], [`Options::tls_timeout`]); every wait of the SMTP
+/// dialogue is limited by the engine, with the [`Timeouts`](wasm_smtp_core::Timeouts) of
+/// the [`Config`](wasm_smtp_core::Config), on tokio's timer ([`Transport::sleep`] is
+/// [`tokio::time::sleep`]).
 ///
 /// `TCP_NODELAY` is set: the engine already gathers each flight of the protocol into one
 /// write, so waiting for more data (Nagle's algorithm) only adds a delayed-ACK stall.
@@ -39,7 +45,6 @@ pub struct TokioTransport {
     /// Present when the connection may still be upgraded with STARTTLS.
     starttls: Option<(TlsConnector, ServerName<'static>)>,
     tls_timeout: Duration,
-    io_timeout: Duration,
     /// Why the last handshake failed, for the adapter's entry points (the engine only
     /// keeps an error kind).
     tls_failure: Arc<Mutex<Option<TlsFailure>>>,
@@ -62,7 +67,7 @@ impl core::fmt::Debug for TokioTransport {
         };
         f.debug_struct("TokioTransport")
             .field("state", &state)
-            .field("io_timeout", &self.io_timeout)
+            .field("tls_timeout", &self.tls_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -116,7 +121,6 @@ impl TokioTransport {
             stream: Stream::Plain(FromTokio::new(tcp)),
             starttls: None,
             tls_timeout: options.tls_timeout,
-            io_timeout: options.io_timeout,
             tls_failure: Arc::default(),
             tracer: options.trace.clone().map(Tracer::new),
         };
@@ -207,17 +211,6 @@ impl TokioTransport {
             }
         }
     }
-
-    /// Run `f` within the I/O time limit.
-    async fn timed<R>(limit: Duration, f: impl Future<Output = io::Result<R>>) -> io::Result<R> {
-        match tokio::time::timeout(limit, f).await {
-            Ok(r) => r,
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no progress from the SMTP server within {limit:?}"),
-            )),
-        }
-    }
 }
 
 fn not_connected() -> io::Error {
@@ -230,10 +223,9 @@ impl ErrorType for TokioTransport {
 
 impl Read for TokioTransport {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
-        let limit = self.io_timeout;
         let n = match &mut self.stream {
-            Stream::Plain(s) => Self::timed(limit, s.read(buf)).await?,
-            Stream::Tls(s) => Self::timed(limit, s.read(buf)).await?,
+            Stream::Plain(s) => s.read(buf).await?,
+            Stream::Tls(s) => s.read(buf).await?,
             Stream::Closed => return Err(not_connected()),
         };
         if let Some(t) = &mut self.tracer {
@@ -245,10 +237,9 @@ impl Read for TokioTransport {
 
 impl Write for TokioTransport {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, io::Error> {
-        let limit = self.io_timeout;
         let n = match &mut self.stream {
-            Stream::Plain(s) => Self::timed(limit, s.write(buf)).await?,
-            Stream::Tls(s) => Self::timed(limit, s.write(buf)).await?,
+            Stream::Plain(s) => s.write(buf).await?,
+            Stream::Tls(s) => s.write(buf).await?,
             Stream::Closed => return Err(not_connected()),
         };
         if let Some(t) = &mut self.tracer {
@@ -258,10 +249,9 @@ impl Write for TokioTransport {
     }
 
     async fn flush(&mut self) -> Result<(), io::Error> {
-        let limit = self.io_timeout;
         match &mut self.stream {
-            Stream::Plain(s) => Self::timed(limit, s.flush()).await,
-            Stream::Tls(s) => Self::timed(limit, s.flush()).await,
+            Stream::Plain(s) => s.flush().await,
+            Stream::Tls(s) => s.flush().await,
             Stream::Closed => Err(not_connected()),
         }
     }
@@ -277,12 +267,12 @@ impl Transport for TokioTransport {
     }
 
     /// Send TLS `close_notify` (when encrypted), shut the socket down for writing and
-    /// drop it, within the I/O time limit.
+    /// drop it (the engine limits this wait with the QUIT limit of its
+    /// [`Timeouts`](wasm_smtp_core::Timeouts)).
     async fn close(&mut self) -> Result<(), io::Error> {
-        let limit = self.io_timeout;
         let result = match &mut self.stream {
-            Stream::Plain(s) => Self::timed(limit, s.inner_mut().shutdown()).await,
-            Stream::Tls(s) => Self::timed(limit, s.inner_mut().shutdown()).await,
+            Stream::Plain(s) => s.inner_mut().shutdown().await,
+            Stream::Tls(s) => s.inner_mut().shutdown().await,
             Stream::Closed => return Ok(()),
         };
         self.stream = Stream::Closed;
@@ -295,5 +285,11 @@ impl Transport for TokioTransport {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
             other => other,
         }
+    }
+
+    /// [`tokio::time::sleep`]: the engine's time limits run on tokio's timer (and on its
+    /// paused clock in tests).
+    fn sleep(limit: Duration) -> impl Future<Output = ()> {
+        tokio::time::sleep(limit)
     }
 }

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use wasm_smtp_mock::server::{LocalServer, ServerConfig};
 use wasm_smtp_tokio::{
     connect, connect_smtp, connect_smtp_starttls_with, connect_smtps_with, Config, Direction,
-    Error, Options, Security, SmtpError, TlsConfig, TlsError, TlsPolicy, Trace,
+    Error, Options, Security, SmtpError, Stage, Timeouts, TlsConfig, TlsError, TlsPolicy, Trace,
 };
 
 const USER: &str = "alice";
@@ -242,21 +242,52 @@ async fn a_silent_server_times_out() {
         let mut buf = [0; 64];
         let _ = s.read(&mut buf).await;
     });
-    let options = Options::new().io_timeout(Duration::from_secs(7));
+    let limits = Timeouts::new().greeting(Some(Duration::from_secs(7)));
+    let options = Options::new().config(Config::new().timeouts(limits));
+    let start = tokio::time::Instant::now();
     let err = connect_smtp("127.0.0.1", port, EHLO, &options)
         .await
         .unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_secs(7));
     assert!(
-        matches!(
-            err,
-            Error::Smtp(SmtpError::Io(
-                wasm_smtp_tokio::wasm_smtp_core::io::ErrorKind::TimedOut
-            ))
-        ),
+        matches!(err, Error::Smtp(SmtpError::Timeout(Stage::Greeting))),
         "{err:?}"
     );
     assert!(err.is_transient());
     server.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_silent_after_mail_from_times_out_after_the_rfc_limit() {
+    // Greets, answers EHLO, then reads MAIL FROM and never answers: the engine's default
+    // MAIL limit (5 minutes) on tokio's paused clock.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        s.write_all(b"220 hi\r\n").await.unwrap();
+        let mut buf = [0; 512];
+        let _ = s.read(&mut buf).await.unwrap();
+        s.write_all(b"250 hi\r\n").await.unwrap();
+        let n = s.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"MAIL FROM:<alice@example.com>\r\n");
+        // Nothing more may come: the client gives up without RSET or QUIT.
+        let n = s.read(&mut buf).await.unwrap();
+        assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&buf[..n]));
+    });
+    let mut client = connect_smtp("127.0.0.1", port, EHLO, &Options::new())
+        .await
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let err = client
+        .send_mail("alice@example.com", &["bob@example.com"], MESSAGE)
+        .await
+        .unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_secs(300));
+    assert_eq!(err, SmtpError::Timeout(Stage::MailFrom));
+    client.quit().await.unwrap();
+    drop(client);
+    server.await.unwrap();
 }
 
 #[tokio::test(start_paused = true)]

@@ -12,9 +12,13 @@
 //!    takes the transport back (without QUIT if `quit` was not called).
 //!
 //! # Failure and cancellation
-//! After a fatal error (transport failure, malformed or out-of-place reply, TLS failure,
-//! 421) the client writes nothing more: every later call returns
-//! [`SmtpError::SessionUnusable`]. A rejected command (4xx/5xx) is not fatal: after a
+//! After a fatal error (transport failure, time-out, malformed or out-of-place reply, TLS
+//! failure, 421) the client writes nothing more: every later call returns
+//! [`SmtpError::SessionUnusable`].
+//!
+//! Every wait for the server has a time limit, per phase, from the [`Timeouts`] in the
+//! [`Config`], on the transport's timer ([`Transport::sleep`]); see
+//! [`timeouts`](crate::timeouts). A rejected command (4xx/5xx) is not fatal: after a
 //! failed transaction the client sends RSET so the connection can be reused.
 //!
 //! No method is cancel-safe: dropping a future mid-way leaves the session in an unknown
@@ -31,10 +35,12 @@ use crate::error::{
 };
 use crate::reply::{Reply, ReplyCode, ReplyText};
 use crate::session::{Phase, Received, Session};
+use crate::timeouts::{within, Limit, Timeouts};
 use crate::transport::Transport;
 use base64ct::{Base64, Encoding};
 use core::future::Future;
 use core::marker::PhantomData;
+use core::pin::pin;
 use embedded_io_async::{Error as _, Read};
 use zeroize::Zeroize;
 
@@ -80,6 +86,7 @@ pub struct Config {
     require_all_recipients: bool,
     pipelining: bool,
     chunking: bool,
+    timeouts: Timeouts,
 }
 
 impl Default for Config {
@@ -90,7 +97,8 @@ impl Default for Config {
 
 impl Config {
     /// The default: TLS required, no AUTH in plaintext, partial delivery allowed,
-    /// PIPELINING and CHUNKING used when the server offers them.
+    /// PIPELINING and CHUNKING used when the server offers them, the RFC 5321 time
+    /// limits ([`Timeouts::new`]).
     pub const fn new() -> Self {
         Config {
             tls: TlsPolicy::Required,
@@ -98,6 +106,7 @@ impl Config {
             require_all_recipients: false,
             pipelining: true,
             chunking: true,
+            timeouts: Timeouts::new(),
         }
     }
 
@@ -141,9 +150,22 @@ impl Config {
         self
     }
 
+    /// Set the time limits for each phase of the dialogue ([`Timeouts::none`]: wait
+    /// forever). They take effect only if the transport has a timer
+    /// ([`Transport::sleep`]).
+    pub const fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
     /// The TLS policy.
     pub const fn tls_policy(&self) -> TlsPolicy {
         self.tls
+    }
+
+    /// The time limits.
+    pub const fn timeouts_value(&self) -> Timeouts {
+        self.timeouts
     }
 }
 
@@ -884,46 +906,89 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         let mut input = Ok(());
         // The reply of the last exchange (`None` after any other step).
         let mut last = None;
+        // The write of an exchange went out: its reply comes next.
+        let mut reply_next = false;
         loop {
-            let step = self.advance(job, input.map(|()| last.as_ref()))?;
-            if let Step::Done = step {
-                return Ok(last);
-            }
-            last = None;
-            input = match step {
-                Step::Done => Ok(()),
-                Step::Exchange => match self.flush().await {
-                    Ok(()) => self.read_reply().await.map(|reply| last = Some(reply)),
-                    Err(e) => Err(e),
-                },
-                Step::Send => self.flush().await,
-                Step::Upgrade => match self.transport.upgrade_to_tls().await {
-                    Ok(()) => Ok(()),
-                    Err(e) => {
-                        self.session.close();
-                        Err(TlsError::Handshake(e.kind()).into())
-                    }
-                },
-                // The body is read into the receive buffer, which must hold no reply
-                // bytes then (a job never asks otherwise; fail closed if one did).
-                Step::ReadBody if self.rx_len > 0 => {
-                    self.session.close();
-                    Err(SmtpError::SessionUnusable)
+            let step = if reply_next {
+                Step::Receive
+            } else {
+                let step = self.advance(job, input.map(|()| last.as_ref()))?;
+                if let Step::Done = step {
+                    return Ok(last);
                 }
-                Step::ReadBody => match reader.read(&mut self.rx[..RX.min(TX)]).await {
-                    Ok(n) => {
-                        self.rx_len = n;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        // Abandon the connection: without the end-of-data line the
-                        // server discards what it received.
-                        self.session.close();
-                        Err(SmtpError::BodySource(e.kind()))
-                    }
-                },
-                Step::Close => self.transport.close().await.map_err(io),
+                step
             };
+            last = None;
+            // One wait per turn, raced against the limit for what it waits for.
+            let (limit, stage) = self.limit(&step);
+            let result = {
+                let io = pin!(async {
+                    match step {
+                        Step::Done => Ok(None),
+                        Step::Exchange | Step::Send => self.flush().await.map(|()| None),
+                        Step::Receive => self.read_reply().await.map(Some),
+                        Step::Upgrade => match self.transport.upgrade_to_tls().await {
+                            Ok(()) => Ok(None),
+                            Err(e) => {
+                                self.session.close();
+                                Err(TlsError::Handshake(e.kind()).into())
+                            }
+                        },
+                        // The body is read into the receive buffer, which must hold no
+                        // reply bytes then (a job never asks otherwise; fail closed if
+                        // one did).
+                        Step::ReadBody if self.rx_len > 0 => {
+                            self.session.close();
+                            Err(SmtpError::SessionUnusable)
+                        }
+                        Step::ReadBody => match reader.read(&mut self.rx[..RX.min(TX)]).await {
+                            Ok(n) => {
+                                self.rx_len = n;
+                                Ok(None)
+                            }
+                            Err(e) => {
+                                // Abandon the connection: without the end-of-data line
+                                // the server discards what it received.
+                                self.session.close();
+                                Err(SmtpError::BodySource(e.kind()))
+                            }
+                        },
+                        Step::Close => self.transport.close().await.map(|()| None).map_err(io),
+                    }
+                });
+                within(limit, T::sleep, io).await
+            };
+            let result = result.unwrap_or_else(|| {
+                // Past the limit, the session is over.
+                self.session.close();
+                Err(SmtpError::Timeout(stage))
+            });
+            reply_next = matches!((&step, &result), (Step::Exchange, Ok(_)));
+            input = result.map(|reply| last = reply);
+        }
+    }
+
+    /// The time limit of `step`, and the stage a time-out reports: the limit of the
+    /// [`Timeouts`] for the command written or the reply awaited (the data-block limit
+    /// for message data, reported as [`Stage::Data`]). Reading the body and the TLS
+    /// handshake are not limited here.
+    fn limit(&self, step: &Step) -> (Limit, Stage) {
+        let timeouts = &self.config.timeouts;
+        let stage = match step {
+            Step::Exchange | Step::Send => match self.session.last_queued() {
+                // Message data (DATA's body and end-of-data line, BDAT chunks).
+                Some(Stage::DataEnd | Stage::Bdat) => {
+                    return (timeouts.data_block_limit(), Stage::Data)
+                }
+                stage => stage,
+            },
+            Step::Receive => self.session.awaiting(),
+            Step::Close => Some(Stage::Quit),
+            Step::Upgrade | Step::ReadBody | Step::Done => None,
+        };
+        match stage {
+            Some(stage) => (timeouts.limit(stage), stage),
+            None => (Limit::NONE, Stage::Greeting),
         }
     }
 
@@ -1277,6 +1342,15 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         input: Input<'_>,
     ) -> Result<Step, (SmtpError, bool)> {
         let fatal = |e| (e, true);
+        if let MailAt::Reset(e) = m.at {
+            // The RSET after a failure, and any reply of the flight still due before it:
+            // read them all while they come; their outcome (even a failure or a
+            // time-out, which close the session) does not matter.
+            if input.is_ok() && self.session.outstanding() > 0 {
+                return Ok(Step::Exchange);
+            }
+            return Err((e, false));
+        }
         let reply = input.map_err(fatal)?;
         match m.at {
             MailAt::Start => {
@@ -1326,14 +1400,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             // The reply to the lone end-of-data line: the transaction is over whatever
             // it says.
             MailAt::Dot(e) => Err((e, false)),
-            // The RSET after a failure (and any reply still due before it): its outcome
-            // does not matter.
-            MailAt::Reset(e) => {
-                if self.session.outstanding() > 0 {
-                    return Ok(Step::Exchange);
-                }
-                Err((e, false))
-            }
+            // Handled before the match.
+            MailAt::Reset(e) => Err((e, false)),
         }
     }
 
@@ -1875,6 +1943,8 @@ fn got(reply: Option<&Reply>) -> Result<&Reply, SmtpError> {
 enum Step {
     /// Write the transmit buffer, then read one complete reply.
     Exchange,
+    /// Read one complete reply (the second half of an exchange; only `drive` uses it).
+    Receive,
     /// Write the transmit buffer (it is full) and come back.
     Send,
     /// Upgrade the transport to TLS.

@@ -368,9 +368,17 @@ pub enum SmtpError {
     /// A TLS policy or upgrade failure.
     #[error(transparent)]
     Tls(#[from] TlsError),
-    /// A time limit expired (reported by adapters that enforce time limits).
-    #[error("timed out")]
-    Timeout,
+    /// The server did not answer (or did not take data) within the limit of the
+    /// [`Timeouts`](crate::Timeouts) for this stage. The session is closed; nothing was
+    /// written after the limit expired.
+    ///
+    /// [`Stage::Data`] covers the wait for the 354 reply and every write of the message
+    /// up to and including the end-of-data line: the message was not delivered.
+    /// [`Stage::DataEnd`] is the wait for the verdict after the whole message was
+    /// written: the server may have accepted it, and a retry may deliver it twice
+    /// (RFC 5321 section 6.1 accepts that risk; the error is transient all the same).
+    #[error("no answer from the server within the time limit for {0}")]
+    Timeout(Stage),
     /// The server sent bytes that are not a valid SMTP reply.
     #[error("malformed reply: {0}")]
     MalformedReply(#[from] MalformedReply),
@@ -471,7 +479,7 @@ impl SmtpError {
     /// transport failures, time-outs, closed connections and 4xx replies.
     pub const fn is_transient(&self) -> bool {
         match self {
-            SmtpError::Io(_) | SmtpError::ConnectionClosed | SmtpError::Timeout => true,
+            SmtpError::Io(_) | SmtpError::ConnectionClosed | SmtpError::Timeout(_) => true,
             SmtpError::Rejected(r) => r.is_transient(),
             SmtpError::RecipientsRejected { first, .. } => first.is_transient(),
             SmtpError::Auth(AuthError::Rejected(r))

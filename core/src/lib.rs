@@ -16,12 +16,14 @@ pub mod dsn;
 pub mod error;
 pub mod reply;
 pub mod session;
+pub mod timeouts;
 pub mod transport;
 
 pub use capabilities::{Capabilities, Capability, Mechanism};
 pub use client::{Config, SendOptions, SendOutcome, SmtpClient, TlsPolicy};
 pub use error::{Rejection, SmtpError, Stage};
 pub use reply::{EnhancedStatus, Reply, ReplyCode};
+pub use timeouts::Timeouts;
 pub use transport::Transport;
 
 /// The I/O traits a transport implements, re-exported so that adapters and users need no

@@ -49,6 +49,10 @@ impl Pending {
         self.runs.front().map(|&(stage, _)| stage)
     }
 
+    fn back(&self) -> Option<Stage> {
+        self.runs.back().map(|&(stage, _)| stage)
+    }
+
     fn push_back(&mut self, stage: Stage) -> Result<(), ()> {
         match self.runs.back_mut() {
             Some((s, n)) if *s == stage && *n < u8::MAX => *n += 1,
@@ -201,6 +205,17 @@ impl Session {
     /// Commands sent and not yet answered.
     pub fn outstanding(&self) -> usize {
         self.pending.len()
+    }
+
+    /// The stage whose reply comes next (the oldest outstanding command, or the
+    /// greeting), if any.
+    pub fn awaiting(&self) -> Option<Stage> {
+        self.pending.front()
+    }
+
+    /// The stage of the command queued last (the newest outstanding command), if any.
+    pub fn last_queued(&self) -> Option<Stage> {
+        self.pending.back()
     }
 
     /// Close the session: nothing more will be encoded.

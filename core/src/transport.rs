@@ -7,8 +7,30 @@
 //!
 //! Embassy's `TcpSocket` and embedded-tls's `TlsConnection` already implement the two I/O
 //! traits; an embedded user only writes the two methods of [`Transport`] on a small
-//! wrapper.
+//! wrapper, and [`Transport::sleep`] for time limits.
+//!
+//! # Time
+//! The transport is also the client's time source: [`Transport::sleep`] returns a future
+//! that completes after a given duration (tokio's `sleep`, the Workers' `setTimeout`,
+//! embassy-time's `Timer::after`, a test's virtual clock). The client races every wait for
+//! the server against one such sleep, with the limits of its
+//! [`Timeouts`](crate::Timeouts). The default never completes: a transport without a
+//! timer has no time limits, and pays nothing for them.
+//!
+//! On embassy, with this crate's `embassy-time` feature:
+//!
+//! ```ignore
+//! impl Transport for MySocket {
+//!     fn is_encrypted(&self) -> bool { self.tls.is_some() }
+//!     async fn upgrade_to_tls(&mut self) -> Result<(), Self::Error> { /* ... */ }
+//!     fn sleep(limit: core::time::Duration) -> impl core::future::Future<Output = ()> {
+//!         wasm_smtp_core::timeouts::embassy_sleep(limit)
+//!     }
+//! }
+//! ```
 
+use core::future::Future;
+use core::time::Duration;
 use embedded_io_async::{Read, Write};
 
 /// A connection the SMTP client can speak over.
@@ -39,6 +61,17 @@ pub trait Transport: Read + Write {
     async fn close(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
+
+    /// A future that completes after `limit` has passed: the client's time source for
+    /// its [`Timeouts`](crate::Timeouts). It must not depend on the connection (the
+    /// client creates it while a read or write is in flight) and may be dropped before it
+    /// completes (it should then cancel its timer).
+    ///
+    /// The default never completes: no time limits (and no cost for them).
+    fn sleep(limit: Duration) -> impl Future<Output = ()> {
+        let _ = limit;
+        core::future::pending()
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &mut T {
@@ -52,5 +85,9 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 
     async fn close(&mut self) -> Result<(), Self::Error> {
         T::close(self).await
+    }
+
+    fn sleep(limit: Duration) -> impl Future<Output = ()> {
+        T::sleep(limit)
     }
 }

@@ -17,7 +17,8 @@ use std::process::ExitCode;
 use wasm_smtp_mock::server::{LocalServer, ServerConfig};
 use wasm_smtp_tokio::wasm_smtp_core::io::{ErrorType, Read};
 use wasm_smtp_tokio::{
-    AuthError, Client, Config, Direction, Error, Options, SendOutcome, SmtpError, TlsConfig, Trace,
+    AuthError, Client, Config, Direction, Error, Options, SendOutcome, SmtpError, Timeouts,
+    TlsConfig, Trace,
 };
 
 /// Exit statuses (sysexits.h values where one fits).
@@ -125,10 +126,13 @@ fn report(f: Failure) -> ExitCode {
 
 async fn run(args: Args) -> Result<(), Failure> {
     let mut options = Options::new()
-        .config(Config::new().allow_plaintext_auth(args.allow_plaintext_auth))
+        .config(
+            Config::new()
+                .allow_plaintext_auth(args.allow_plaintext_auth)
+                .timeouts(Timeouts::all(Some(args.timeout))),
+        )
         .connect_timeout(args.timeout)
-        .tls_timeout(args.timeout)
-        .io_timeout(args.timeout);
+        .tls_timeout(args.timeout);
     if let Some(path) = &args.ca_file {
         options = options.tls(TlsConfig::from_ca_file(path).map_err(fail)?);
     }

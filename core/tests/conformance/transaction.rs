@@ -186,9 +186,9 @@ fn reset_after_a_refusal_answered_421() {
 }
 
 /// RFC 5321 section 3.8: the connection closes instead of answering the RSET after a
-/// refused MAIL FROM. Current behaviour: the caller gets `ConnectionClosed` (the
-/// transport failure replaces the 550 that ended the transaction); nothing more is
-/// written.
+/// refused MAIL FROM. The caller gets the 550 that ended the transaction (a permanent
+/// refusal must not turn into a transient connection error), the session is closed and
+/// nothing more is written.
 #[test]
 fn reset_after_a_refusal_hits_end_of_stream() {
     let (t, h) = tls(&[])
@@ -198,6 +198,7 @@ fn reset_after_a_refusal_hits_end_of_stream() {
         .eof()
         .build();
     let mut c = connect(t).unwrap();
-    assert_eq!(send(&mut c, &[TO], MSG), Err(SmtpError::ConnectionClosed));
+    let e = send(&mut c, &[TO], MSG).unwrap_err();
+    assert!(rejected(Stage::MailFrom, 550)(&e), "{e:?}");
     assert_closed_and_silent(&mut c, &h);
 }

@@ -5,7 +5,8 @@
 use wasm_smtp_cloudflare::io::ErrorKind;
 use wasm_smtp_cloudflare::{
     connect_smtp_plain_insecure, connect_smtp_starttls_with, connect_smtps_with, AuthError, Config,
-    Error, InputField, Reply, SendOutcome, SmtpClient, SmtpError, TlsError, WorkersTransport,
+    Error, InputField, Reply, SendOutcome, SmtpClient, SmtpError, Timeouts, TlsError,
+    WorkersTransport, DEFAULT_TIMEOUT,
 };
 use worker::wasm_bindgen::JsValue;
 use worker::{console_error, event, js_sys, Context, Env, Method, Request, Response, Result};
@@ -128,7 +129,10 @@ fn default_message(s: &Settings) -> Vec<u8> {
 
 /// One SMTP session: connect, log in, send, quit, close.
 async fn send(s: &Settings, message: &[u8]) -> std::result::Result<SendOutcome, Error> {
-    let config = Config::new().allow_plaintext_auth(s.allow_plaintext_auth);
+    // Every wait for the server within a minute: the HTTP client is waiting too.
+    let config = Config::new()
+        .allow_plaintext_auth(s.allow_plaintext_auth)
+        .timeouts(Timeouts::all(Some(DEFAULT_TIMEOUT)));
     let (host, port, ehlo) = (s.host.as_str(), s.port, s.ehlo_domain.as_str());
     let mut client: SmtpClient<WorkersTransport> = match s.mode {
         Mode::StartTls => connect_smtp_starttls_with(host, port, ehlo, config).await?,
@@ -200,7 +204,7 @@ fn smtp_kind(e: &SmtpError) -> (&'static str, bool) {
     match e {
         SmtpError::Io(ErrorKind::TimedOut)
         | SmtpError::Tls(TlsError::Handshake(ErrorKind::TimedOut))
-        | SmtpError::Timeout => ("timeout", false),
+        | SmtpError::Timeout(_) => ("timeout", false),
         SmtpError::Auth(AuthError::Rejected(_)) => ("auth", false),
         SmtpError::Auth(_) | SmtpError::ExtensionUnavailable(_) => ("unsupported", false),
         SmtpError::Tls(_) | SmtpError::PlaintextAuth => ("tls", false),
