@@ -28,7 +28,7 @@
 use crate::auth::{self, Base64Cursor, Credentials, ENCODED_BLOCK};
 use crate::capabilities::{Capabilities, Capability, Mechanism};
 use crate::command::{Command, MailParams, RcptParams};
-use crate::data::{DataEncoder, FINISH_MAX};
+use crate::data::{DataEncoder, FINISH_MAX, MAX_LINE};
 use crate::error::{
     AuthError, Extension, InputField, InvalidReason, Rejection, ScramError, SmtpError, Stage,
     TlsError,
@@ -83,6 +83,7 @@ pub enum TlsPolicy {
 pub struct Config {
     tls: TlsPolicy,
     allow_plaintext_auth: bool,
+    allow_long_lines: bool,
     require_all_recipients: bool,
     pipelining: bool,
     chunking: bool,
@@ -103,6 +104,7 @@ impl Config {
         Config {
             tls: TlsPolicy::Required,
             allow_plaintext_auth: false,
+            allow_long_lines: false,
             require_all_recipients: false,
             pipelining: true,
             chunking: true,
@@ -139,6 +141,19 @@ impl Config {
     /// plaintext can be read by anyone on the path. Only for loopback or test servers.
     pub const fn allow_plaintext_auth(mut self, allow: bool) -> Self {
         self.allow_plaintext_auth = allow;
+        self
+    }
+
+    /// Send messages with lines longer than 998 octets (off by default).
+    ///
+    /// RFC 5322 section 2.1.1 limits a line to 998 octets and servers may fold, truncate
+    /// or refuse longer ones (breaking signatures on the way), so by default such a
+    /// message is refused with [`SmtpError::InvalidInput`] for [`InputField::Body`]
+    /// ([`InvalidReason::TooLong`]): before anything is written when the message is
+    /// given whole, and by abandoning the transaction (closing the session without the
+    /// end of data, so the server discards what it got) when it is streamed.
+    pub const fn allow_long_lines(mut self, allow: bool) -> Self {
+        self.allow_long_lines = allow;
         self
     }
 
@@ -829,6 +844,14 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         }
         if options.wants_dsn() && !caps.has(Capability::Dsn) {
             return Err(SmtpError::ExtensionUnavailable(Extension::Dsn));
+        }
+        if let Some(body) = known {
+            if !self.config.allow_long_lines && crate::data::longest_line(body) > MAX_LINE {
+                return Err(SmtpError::invalid(
+                    InputField::Body,
+                    InvalidReason::TooLong(MAX_LINE),
+                ));
+            }
         }
         let size = known.map_or(0, crate::data::message_size);
         if known.is_some() {
@@ -1646,10 +1669,26 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 .encode(&self.rx[m.pos..self.rx_len], &mut self.tx[self.tx_len..]);
             self.tx_len += written;
             m.pos += used;
+            self.check_line_length(m)?;
         }
         m.pos = 0;
         self.rx_len = 0;
         Ok(Step::ReadBody)
+    }
+
+    /// A streamed message with a line over [`MAX_LINE`] octets (unless allowed): abandon
+    /// it. The session closes without the end of data (or the LAST chunk), so the server
+    /// discards what it received; the staged bytes are dropped.
+    fn check_line_length(&mut self, m: &MailJob<'_>) -> Result<(), SmtpError> {
+        if m.enc.overlong() && !self.config.allow_long_lines {
+            self.session.close();
+            self.tx_len = 0;
+            return Err(SmtpError::invalid(
+                InputField::Body,
+                InvalidReason::TooLong(MAX_LINE),
+            ));
+        }
+        Ok(())
     }
 
     /// The end of a message whose DATA or `BDAT n LAST` line is already sent.
@@ -1695,6 +1734,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 .enc
                 .encode(&self.rx[m.pos..self.rx_len], &mut self.tx[data..]);
             m.pos += used;
+            self.check_line_length(m)?;
             if written == 0 {
                 // A lone CR, held back until the next byte shows whether LF follows.
                 continue;

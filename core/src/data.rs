@@ -38,6 +38,10 @@ pub const FINISH_MAX: usize = 5;
 /// ```
 #[derive(Debug, Clone)]
 pub struct DataEncoder {
+    /// Octets of the current line so far (before dot-stuffing), saturating.
+    line_len: u16,
+    /// A line longer than [`MAX_LINE`] octets went through.
+    overlong: bool,
     /// The last input byte was a CR whose line ending has not been written yet.
     pending_cr: bool,
     /// The next output byte does not start a line (false at the beginning, and after
@@ -57,6 +61,8 @@ impl DataEncoder {
     /// An encoder for DATA at the start of a message.
     pub const fn new() -> Self {
         DataEncoder {
+            line_len: 0,
+            overlong: false,
             pending_cr: false,
             mid_line: false,
             chunked: false,
@@ -77,6 +83,8 @@ impl DataEncoder {
     /// ```
     pub const fn chunked() -> Self {
         DataEncoder {
+            line_len: 0,
+            overlong: false,
             pending_cr: false,
             mid_line: false,
             chunked: true,
@@ -100,6 +108,7 @@ impl DataEncoder {
                 out[written + 1] = b'\n';
                 written += 2;
                 self.mid_line = false;
+                self.line_len = 0;
                 if b == b'\n' {
                     // The LF of a CRLF pair: already written.
                     consumed += 1;
@@ -116,22 +125,38 @@ impl DataEncoder {
                     out[written + 1] = b'\n';
                     written += 2;
                     self.mid_line = false;
+                    self.line_len = 0;
                 }
                 b'.' if !self.mid_line && !self.chunked => {
                     out[written] = b'.';
                     out[written + 1] = b'.';
                     written += 2;
                     self.mid_line = true;
+                    self.count_octet();
                 }
                 _ => {
                     out[written] = b;
                     written += 1;
                     self.mid_line = true;
+                    self.count_octet();
                 }
             }
             consumed += 1;
         }
         (consumed, written)
+    }
+
+    fn count_octet(&mut self) {
+        self.line_len = self.line_len.saturating_add(1);
+        if usize::from(self.line_len) > MAX_LINE {
+            self.overlong = true;
+        }
+    }
+
+    /// Whether a line of more than [`MAX_LINE`] octets (line ending excluded, before
+    /// dot-stuffing) has gone through this encoder since it was made or finished.
+    pub const fn overlong(&self) -> bool {
+        self.overlong
     }
 
     /// Write the end of the message: a CRLF if the last line is not ended, then `.` CRLF
@@ -160,6 +185,20 @@ impl DataEncoder {
             (false, true) => b"",
         }
     }
+}
+
+/// The longest line a message may have: 998 octets without the line ending (RFC 5322
+/// section 2.1.1; RFC 5321 section 4.5.3.1.6 allows 1000 with CRLF).
+pub const MAX_LINE: usize = 998;
+
+/// The length in octets of the longest line of `message`, line endings (CRLF, bare CR or
+/// bare LF, as the encoder normalizes them) excluded, before dot-stuffing.
+pub fn longest_line(message: &[u8]) -> usize {
+    message
+        .split(|&b| b == b'\n' || b == b'\r')
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0)
 }
 
 /// The size of `message` as sent in BDAT chunks: every line ending counted as CRLF, a
@@ -207,6 +246,41 @@ pub fn has_8bit(message: &[u8]) -> bool {
 mod tests {
     use super::*;
     use std::vec::Vec;
+
+    #[test]
+    fn line_length_is_counted_before_stuffing_and_across_chunks() {
+        let line = |n: usize| {
+            let mut v = std::vec![b'.'];
+            v.resize(n, b'x');
+            v
+        };
+        for (len, over) in [(998, false), (999, true)] {
+            let mut m = b"Subject: t\r\n\r\n".to_vec();
+            m.extend_from_slice(&line(len));
+            m.extend_from_slice(b"\r\nshort\n");
+            assert_eq!(longest_line(&m), len);
+            for chunked in [false, true] {
+                let mut enc = if chunked {
+                    DataEncoder::chunked()
+                } else {
+                    DataEncoder::new()
+                };
+                let mut out = [0u8; 4096];
+                let mut pos = 0;
+                // Split mid-line: the count carries over.
+                for part in m.chunks(7) {
+                    let (used, n) = enc.encode(part, &mut out[pos..]);
+                    assert_eq!(used, part.len());
+                    pos += n;
+                }
+                assert_eq!(enc.overlong(), over, "len {len} chunked {chunked}");
+                let _ = enc.finish(&mut out[pos..]);
+                assert!(!enc.overlong(), "finish resets");
+            }
+        }
+        assert_eq!(longest_line(b"a\rbb\r\nccc"), 3);
+        assert_eq!(longest_line(b""), 0);
+    }
 
     fn encode_chunks(chunks: &[&[u8]], room: usize) -> Vec<u8> {
         encode_with(DataEncoder::new(), chunks, room)

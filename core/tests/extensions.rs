@@ -270,12 +270,13 @@ fn chunking_without_pipelining_waits_for_each_command() {
 
 #[test]
 fn a_message_larger_than_the_buffer_goes_after_the_envelope() {
-    let body = "x".repeat(2000);
-    let wire = format!("{body}\r\n");
+    // 20 lines of 98 octets + CRLF: 2000 octets, more than the 512-byte buffer.
+    let body = format!("{}\r\n", "x".repeat(98)).repeat(20);
+    let wire = body.clone();
     let (t, h) = tls(&["PIPELINING", "CHUNKING"])
         .write("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\n")
         .read("250 ok\r\n250 ok\r\n")
-        .write(format!("BDAT 2002 LAST\r\n{wire}"))
+        .write(format!("BDAT 2000 LAST\r\n{wire}"))
         .read("250 ok\r\n")
         .build();
     let mut c = connect(t).unwrap();

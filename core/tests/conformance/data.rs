@@ -216,17 +216,81 @@ fn smuggling_one_byte_per_read() {
     assert_wire_invariants(expected);
 }
 
-/// RFC 5321 section 4.5.3.1.6 (text lines of at most 1000 octets with CRLF) and RFC 5322
-/// section 2.1.1 (998 characters): a 1500-octet line is passed through unchanged, not
-/// refused or folded. Current behaviour, documented; whether to refuse is a policy
-/// decision left open (servers may reject or split such lines).
+/// RFC 5322 section 2.1.1 (at most 998 octets per line) and RFC 5321 section 4.5.3.1.6
+/// (1000 with CRLF): a line of exactly 998 octets is sent unchanged.
 #[test]
-fn line_over_998_octets_passes_through() {
-    let mut body = vec![b'a'; 1500];
+fn line_of_998_octets_is_sent() {
+    let mut body = vec![b'a'; 998];
     body.extend_from_slice(b"\r\nend\r\n");
     let mut expected = body.clone();
     expected.extend_from_slice(b".\r\n");
     wire(&body, &expected);
+}
+
+/// RFC 5322 section 2.1.1 / RFC 5321 section 4.5.3.1.6: a message given whole with a
+/// 999-octet line is refused before anything is written (a server or relay would fold,
+/// cut or refuse it); the connection stays usable.
+#[test]
+fn line_over_998_octets_is_refused_before_writing() {
+    let (t, h) = tls(&[]).build();
+    let mut c = connect(t).unwrap();
+    let mut body = b"Subject: t\r\n\r\n".to_vec();
+    body.extend_from_slice(&[b'a'; 999]);
+    assert_eq!(
+        block_on(c.send_mail_bytes(FROM, &[TO], &body)),
+        Err(SmtpError::InvalidInput {
+            field: InputField::Body,
+            reason: InvalidReason::TooLong(998)
+        })
+    );
+    assert!(!c.is_closed());
+    h.assert_done();
+}
+
+/// RFC 5322 section 2.1.1 / RFC 5321 sections 4.1.1.4 and 4.5.3.1.6: a streamed message
+/// whose line turns out longer than 998 octets is abandoned: no end of data, the session
+/// closes (the server discards the partial message), and the error says why.
+#[test]
+fn streamed_line_over_998_octets_abandons_the_message() {
+    let (t, h) = tls(&[]).mail_from(FROM).rcpt_to(TO).data().build();
+    let mut c = block_on(SmtpClient::<_, 1024, 2048>::connect_sized(
+        t,
+        D,
+        Config::new(),
+    ))
+    .unwrap();
+    let mut body = b"Subject: t\r\n\r\n".to_vec();
+    body.extend_from_slice(&[b'a'; 1500]);
+    let mut reader = &body[..];
+    assert_eq!(
+        block_on(c.send_mail_from_reader(FROM, &[TO], &mut reader)),
+        Err(SmtpError::InvalidInput {
+            field: InputField::Body,
+            reason: InvalidReason::TooLong(998)
+        })
+    );
+    assert!(c.is_closed());
+    h.assert_done();
+}
+
+/// `Config::allow_long_lines`: the caller takes responsibility, and a 1500-octet line
+/// is passed through unchanged, not folded.
+#[test]
+fn long_lines_pass_through_when_allowed() {
+    let mut body = vec![b'a'; 1500];
+    body.extend_from_slice(b"\r\nend\r\n");
+    let mut wire = body.clone();
+    wire.extend_from_slice(b".\r\n");
+    let (t, h) = tls(&[])
+        .mail_from(FROM)
+        .rcpt_to(TO)
+        .data()
+        .message(&wire)
+        .build();
+    let mut c = connect_with(t, Config::new().allow_long_lines(true)).unwrap();
+    block_on(c.send_mail_bytes(FROM, &[TO], &body)).unwrap();
+    h.assert_done();
+    assert_wire_invariants(&wire);
 }
 
 /// RFC 5321 section 4.1.1.4 (the terminator commits the message): when the body source
