@@ -6,8 +6,10 @@
 //! transport's job (the Workers runtime, rustls, embedded-tls).
 //!
 //! Embassy's `TcpSocket` and embedded-tls's `TlsConnection` already implement the two I/O
-//! traits; an embedded user only writes the two methods of [`Transport`] on a small
-//! wrapper, and [`Transport::sleep`] for time limits.
+//! traits; what is left is the STARTTLS swap from one to the other without an allocator,
+//! which the `wasm-smtp-embassy` crate does (with certificate verification and
+//! [`Transport::sleep`] on embassy-time). Other stacks write the two methods of
+//! [`Transport`] on a small wrapper, and [`Transport::sleep`] for time limits.
 //!
 //! # Time
 //! The transport is also the client's time source: [`Transport::sleep`] returns a future
