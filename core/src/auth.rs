@@ -1,6 +1,6 @@
 //! SASL encoding for AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN, XOAUTH2, OAUTHBEARER
-//! (RFC 7628), and behind cargo features SCRAM-SHA-256 ([`scram`], feature `auth-scram`)
-//! and CRAM-MD5 ([`cram_md5`], feature `auth-cram-md5`).
+//! (RFC 7628), and behind cargo features SCRAM-SHA-256 (module `scram`, feature `auth-scram`)
+//! and CRAM-MD5 (module `cram_md5`, feature `auth-cram-md5`).
 //!
 //! Responses are base64-encoded with `base64ct` (constant-time) as a stream: the
 //! concatenated response (for PLAIN `\0user\0password`) is described as [`SaslParts`]

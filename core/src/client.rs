@@ -492,7 +492,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// Authenticate with user name and password, choosing the strongest mechanism both
     /// sides support (see [`choose_mechanism`]): PLAIN, then LOGIN, then CRAM-MD5 (with
     /// the `auth-cram-md5` feature) on an encrypted connection. SCRAM-SHA-256 needs a
-    /// client nonce: use [`login_with_nonce`](Self::login_with_nonce) to include it.
+    /// client nonce: use `login_with_nonce` (feature `auth-scram`) to include it.
     pub fn login<'a>(
         &'a mut self,
         user: &'a str,
@@ -578,7 +578,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 
     /// Authenticate with a chosen mechanism, overriding the automatic choice. `secret` is
     /// the password, or the token for XOAUTH2 and OAUTHBEARER. SCRAM-SHA-256 needs a
-    /// nonce: use [`login_scram`](Self::login_scram) (through this method it fails with
+    /// nonce: use `login_scram` (feature `auth-scram`) (through this method it fails with
     /// [`InputField::Nonce`]).
     pub fn login_with<'a>(
         &'a mut self,
@@ -1883,7 +1883,7 @@ fn last_line_text(reply: &[u8]) -> Option<core::ops::Range<usize>> {
     Some((start + 4).min(end)..end)
 }
 
-/// The automatic choice of [`SmtpClient::login`] and [`SmtpClient::login_with_nonce`]:
+/// The automatic choice of [`SmtpClient::login`] and `SmtpClient::login_with_nonce` (feature `auth-scram`):
 /// the first mechanism of the preference order that the server offers and this build
 /// implements (XOAUTH2 and OAUTHBEARER take a token, not a password: never chosen).
 ///
