@@ -140,8 +140,8 @@ pub(crate) fn write_xtext(w: &mut LineWriter<'_>, bytes: &[u8]) {
 /// ```
 /// use wasm_smtp_core::dsn::xtext;
 /// let mut buf = [0xa5u8; 32];
-/// let n = xtext(b"a+b=c d", &mut buf).unwrap();
-/// assert_eq!(&buf[..n], b"a+2Bb+3Dc+20d");
+/// assert_eq!(xtext(b"a+b=c d", &mut buf), Some(13));
+/// assert_eq!(&buf[..13], b"a+2Bb+3Dc+20d");
 /// ```
 pub fn xtext(bytes: &[u8], out: &mut [u8]) -> Option<usize> {
     let mut w = LineWriter::new(out);
