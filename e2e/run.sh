@@ -120,33 +120,60 @@ mkdir -p "$work/out"
 servers_pid=$!
 pids+=("$servers_pid")
 
+wait_for "servers.py" 20 "$servers_pid" test -s "$work/servers.ready"
+
 step "smtp-sink (plain, MAIL hard-rejected, MAIL soft-rejected)"
 mkdir -p "$work/sink"
-read -r sink_port sink_hard_port sink_soft_port < <(python3 -c '
+sink_user="$(id -un)" # smtp-sink insists on -u when started as root
+# Free ports are picked by binding port 0 and closing; another process may take one
+# before smtp-sink binds it ("Address already in use"). Then pick again (bounded).
+start_sinks() {
+  read -r sink_port sink_hard_port sink_soft_port < <(python3 -c '
 import socket
 ss = [socket.socket() for _ in range(3)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
+  "$SMTP_SINK" -u "$sink_user" -h e2e-sink.localhost -d "$work/sink/%Y%m%d%H%M%S." \
+    "127.0.0.1:$sink_port" 16 >"$work/sink.log" 2>&1 &
+  sink_pid=$!
+  "$SMTP_SINK" -u "$sink_user" -h e2e-sink-hard.localhost -f MAIL \
+    "127.0.0.1:$sink_hard_port" 16 >"$work/sink-hard.log" 2>&1 &
+  sink_hard_pid=$!
+  "$SMTP_SINK" -u "$sink_user" -h e2e-sink-soft.localhost -r MAIL \
+    "127.0.0.1:$sink_soft_port" 16 >"$work/sink-soft.log" 2>&1 &
+  sink_soft_pid=$!
+  pids+=("$sink_pid" "$sink_hard_pid" "$sink_soft_pid")
+}
+sinks_listen() { # all three listen, or one has exited (then status 2)
+  local pid port
+  for pair in "$sink_pid:$sink_port" "$sink_hard_pid:$sink_hard_port" "$sink_soft_pid:$sink_soft_port"; do
+    pid=${pair%%:*} port=${pair##*:}
+    if ! tcp_open "$port"; then
+      kill -0 "$pid" 2>/dev/null || return 2
+      return 1
+    fi
+  done
+}
+for attempt in 1 2 3 4 5; do
+  start_sinks
+  deadline=$(($(date +%s) + 10))
+  status=1
+  while [ "$status" = 1 ] && [ "$(date +%s)" -lt "$deadline" ]; do
+    status=0
+    sinks_listen || status=$?
+    [ "$status" = 1 ] && sleep 0.05
+  done
+  [ "$status" = 0 ] && break
+  kill "$sink_pid" "$sink_hard_pid" "$sink_soft_pid" 2>/dev/null || true
+  wait "$sink_pid" "$sink_hard_pid" "$sink_soft_pid" 2>/dev/null || true
+  if [ "$status" = 1 ] || [ "$attempt" = 5 ] || ! grep -qs "Address already in use" "$work"/sink*.log; then
+    cat "$work"/sink*.log >&2 || true
+    die "smtp-sink did not start (logs in $work)"
+  fi
+  echo "   smtp-sink: a port was taken meanwhile, picking again (attempt $attempt)"
+done
 printf '{"sink": %s, "sink_hard": %s, "sink_soft": %s}\n' \
   "$sink_port" "$sink_hard_port" "$sink_soft_port" >"$work/sink.ports"
-sink_user="$(id -un)" # smtp-sink insists on -u when started as root
-"$SMTP_SINK" -u "$sink_user" -h e2e-sink.localhost -d "$work/sink/%Y%m%d%H%M%S." \
-  "127.0.0.1:$sink_port" 16 >"$work/sink.log" 2>&1 &
-sink_pid=$!
-pids+=("$sink_pid")
-"$SMTP_SINK" -u "$sink_user" -h e2e-sink-hard.localhost -f MAIL \
-  "127.0.0.1:$sink_hard_port" 16 >"$work/sink-hard.log" 2>&1 &
-sink_hard_pid=$!
-pids+=("$sink_hard_pid")
-"$SMTP_SINK" -u "$sink_user" -h e2e-sink-soft.localhost -r MAIL \
-  "127.0.0.1:$sink_soft_port" 16 >"$work/sink-soft.log" 2>&1 &
-sink_soft_pid=$!
-pids+=("$sink_soft_pid")
-
-wait_for "servers.py" 20 "$servers_pid" test -s "$work/servers.ready"
-wait_for "smtp-sink" 10 "$sink_pid" tcp_open "$sink_port"
-wait_for "smtp-sink -f MAIL" 10 "$sink_hard_pid" tcp_open "$sink_hard_port"
-wait_for "smtp-sink -r MAIL" 10 "$sink_soft_pid" tcp_open "$sink_soft_port"
 echo "   aiosmtpd: $(cat "$work/servers.ready"); smtp-sink: $(cat "$work/sink.ports")"
 
 step "workerd $("$WORKERD" --version 2>&1) with the Worker from $build"

@@ -13,9 +13,22 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
-dir="$(mktemp -d /tmp/wasm-smtp-interop.XXXXXX)"
-
-bash "$here/servers.sh" start "$dir"
+# Free ports are picked by binding port 0 and closing them; another process can take
+# one before its server binds it. servers.sh then fails cleanly ("Address already in
+# use" in the server's log): start again in a fresh directory (bounded).
+for attempt in 1 2 3; do
+  dir="$(mktemp -d /tmp/wasm-smtp-interop.XXXXXX)"
+  if bash "$here/servers.sh" start "$dir" 2>&1 | tee "$dir.start.log"; then
+    rm -f "$dir.start.log"
+    break
+  fi
+  if [ "$attempt" = 3 ] || ! grep -q "Address already in use" "$dir.start.log"; then
+    echo "interop: the servers did not start (see above; $dir)" >&2
+    exit 1
+  fi
+  echo "interop: a port was taken meanwhile, starting again (attempt $attempt)"
+  rm -f "$dir.start.log"
+done
 trap 'bash "$here/servers.sh" stop "$dir" || true; echo "interop: servers, mail and logs in $dir"' EXIT
 sed -n 's/^\(POSTFIX_VERSION\|AIOSMTPD_VERSION\|SMTP_SINK_VERSION\)=/interop: \1=/p' "$dir/servers.env"
 

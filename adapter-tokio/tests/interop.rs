@@ -654,7 +654,16 @@ async fn postfix_pipelining_chunking_size_8bitmime_smtputf8_dsn() {
         sent.push((id, m, 1));
         // SIZE: one octet over the limit is refused before anything is written.
         let limit: u64 = e.get("POSTFIX_SIZE_LIMIT").parse().unwrap();
-        let big = vec![b'x'; limit as usize - 1];
+        // limit + 1 octets in lines of at most 200 (CRLF line ends: the RFC 1870 size
+        // is the length).
+        let n = limit as usize + 1;
+        let mut big = Vec::with_capacity(n);
+        while n - big.len() > 200 {
+            big.extend_from_slice(&[b'x'; 98]);
+            big.extend_from_slice(b"\r\n");
+        }
+        big.resize(n - 2, b'x');
+        big.extend_from_slice(b"\r\n");
         let err = send(&mut client, &["bob@interop.test"], &big)
             .await
             .unwrap_err();
