@@ -16,9 +16,10 @@ Usage:
 
   servers.py --out DIR --ready FILE --cert CERT --key KEY \
       [--starttls PORT] [--implicit PORT] [--nostarttls PORT] [--refusestarttls PORT] \
-      [--user USER] [--password PASSWORD] [--log FILE]
+      [--user USER] [--password PASSWORD] [--log FILE] [--host ADDRESS]
 
-PORT 0 picks a free port. When every listener is up, FILE is written (atomically) as
+Every variant listens on ADDRESS (default 127.0.0.1; the embassy TAP run passes the TAP
+peer's link-local address). PORT 0 picks a free port. When every listener is up, FILE is written (atomically) as
 JSON: {"starttls": 40123, ...}. The harness waits for that file; no sleeps.
 
 Output, in DIR, one set of files per accepted message (N counts messages of all
@@ -223,9 +224,17 @@ def make_authenticator(user, password):
     return authenticator
 
 
-async def main():
+async def main(extra_variants=None, extend_args=None, doc=__doc__):
+    """Run the variants asked for on the command line until SIGTERM.
+
+    `extra_variants` maps further variant names to `make(args, common, tls_ctx)`, which
+    returns `(protocol_factory, ssl_context_or_None)` like the built-in ones below;
+    `extend_args(parser)` adds their options. interop/aiosmtpd_servers.py uses both.
+    """
     global logging_on
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    extra_variants = extra_variants or {}
+    variants = tuple(VARIANTS) + tuple(extra_variants)
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
     ap.add_argument("--ready", required=True)
     ap.add_argument("--cert", required=True, help="server certificate (PEM, chain allowed)")
@@ -233,7 +242,11 @@ async def main():
     ap.add_argument("--user", default="e2e-user@example.test")
     ap.add_argument("--password", default="e2e-secret")
     ap.add_argument("--log", help="aiosmtpd log file (debug level)")
-    for v in VARIANTS:
+    ap.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1; the TAP run uses its peer address)")
+    if extend_args:
+        extend_args(ap)
+    for v in variants:
         ap.add_argument(f"--{v}", type=int, metavar="PORT")
     args = ap.parse_args()
 
@@ -265,16 +278,16 @@ async def main():
         if variant == "refusestarttls":
             return lambda: RefuseStartTLS(handler, tls_context=tls_ctx, auth_require_tls=True,
                                           **common), None
-        raise AssertionError(variant)
+        return extra_variants[variant](args, common, tls_ctx)
 
     loop = asyncio.get_running_loop()
     servers, ports = [], {}
-    for v in VARIANTS:
+    for v in variants:
         port = getattr(args, v)
         if port is None:
             continue
         proto, ssl_ctx = factory(v)
-        srv = await loop.create_server(proto, host="127.0.0.1", port=port, ssl=ssl_ctx,
+        srv = await loop.create_server(proto, host=args.host, port=port, ssl=ssl_ctx,
                                        reuse_address=True)
         servers.append(srv)
         ports[v] = srv.sockets[0].getsockname()[1]
@@ -287,7 +300,7 @@ async def main():
 
     logging_on = True
     write_atomic(args.ready, json.dumps(ports).encode())
-    print(f"servers.py: listening {ports}", file=sys.stderr, flush=True)
+    print(f"{os.path.basename(sys.argv[0])}: listening {ports}", file=sys.stderr, flush=True)
     await stop.wait()
     for s in servers:
         s.close()

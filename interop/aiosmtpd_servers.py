@@ -23,16 +23,9 @@ PORT 0 picks a free port. FILE is written (atomically) as JSON {"variant": port,
 once every listener is up.
 """
 
-import argparse
 import asyncio
 import importlib.util
-import json
-import logging
 import os
-import signal
-import ssl
-import sys
-import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 E2E_SERVERS = os.path.join(HERE, "..", "e2e", "servers.py")
@@ -46,7 +39,6 @@ def load_e2e_servers():
 
 
 e2e = load_e2e_servers()
-VARIANTS = tuple(e2e.VARIANTS) + ("rejectrcpt",)
 
 
 class RejectingHandler(e2e.Handler):
@@ -65,80 +57,16 @@ class RejectingHandler(e2e.Handler):
         return "250 2.1.5 OK"
 
 
-async def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--ready", required=True)
-    ap.add_argument("--cert", required=True, help="server certificate (PEM, chain allowed)")
-    ap.add_argument("--key", required=True)
-    ap.add_argument("--user", default="alice")
-    ap.add_argument("--password", default="interop-secret")
+def rejectrcpt(args, common, tls_ctx):
+    """The rejectrcpt variant: STARTTLS and AUTH offered, neither required."""
+    handler = RejectingHandler(common["variant"], args.out, args.reject_prefix)
+    return lambda: e2e.RecordingSMTP(handler, tls_context=tls_ctx, require_starttls=False,
+                                     auth_require_tls=True, auth_required=False, **common), None
+
+
+def add_reject_prefix(ap):
     ap.add_argument("--reject-prefix", default="reject")
-    ap.add_argument("--log", help="aiosmtpd log file (debug level)")
-    for v in VARIANTS:
-        ap.add_argument(f"--{v}", type=int, metavar="PORT")
-    args = ap.parse_args()
-
-    warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
-    if args.log:
-        logging.basicConfig(filename=args.log, level=logging.DEBUG,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    os.makedirs(args.out, exist_ok=True)
-
-    tls_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls_ctx.load_cert_chain(args.cert, args.key)
-    auth = e2e.make_authenticator(args.user, args.password)
-
-    # Same server settings as e2e/servers.py main() for its four variants.
-    def factory(variant):
-        common = dict(variant=variant, out_dir=args.out, hostname=e2e.HOSTNAME, authenticator=auth)
-        handler = e2e.Handler(variant, args.out)
-        if variant == "starttls":
-            return lambda: e2e.RecordingSMTP(handler, tls_context=tls_ctx, require_starttls=True,
-                                             auth_require_tls=True, auth_required=True, **common), None
-        if variant == "implicit":
-            return lambda: e2e.RecordingSMTP(handler, auth_require_tls=False, auth_required=True,
-                                             **common), tls_ctx
-        if variant == "nostarttls":
-            return lambda: e2e.RecordingSMTP(handler, auth_require_tls=False, **common), None
-        if variant == "refusestarttls":
-            return lambda: e2e.RefuseStartTLS(handler, tls_context=tls_ctx, auth_require_tls=True,
-                                              **common), None
-        if variant == "rejectrcpt":
-            rhandler = RejectingHandler(variant, args.out, args.reject_prefix)
-            return lambda: e2e.RecordingSMTP(rhandler, tls_context=tls_ctx, require_starttls=False,
-                                             auth_require_tls=True, auth_required=False, **common), None
-        raise AssertionError(variant)
-
-    loop = asyncio.get_running_loop()
-    servers, ports = [], {}
-    for v in VARIANTS:
-        port = getattr(args, v)
-        if port is None:
-            continue
-        proto, ssl_ctx = factory(v)
-        srv = await loop.create_server(proto, host="127.0.0.1", port=port, ssl=ssl_ctx,
-                                       reuse_address=True)
-        servers.append(srv)
-        ports[v] = srv.sockets[0].getsockname()[1]
-    if not servers:
-        ap.error("no server variant asked for")
-
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-
-    e2e.logging_on = True  # read by RecordingSMTP.connection_lost in the e2e module
-    e2e.write_atomic(args.ready, json.dumps(ports).encode())
-    print(f"aiosmtpd_servers.py: listening {ports}", file=sys.stderr, flush=True)
-    await stop.wait()
-    for s in servers:
-        s.close()
-    try:
-        os.unlink(args.ready)
-    except FileNotFoundError:
-        pass
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(e2e.main({"rejectrcpt": rejectrcpt}, add_reject_prefix, doc=__doc__))

@@ -95,7 +95,7 @@ ip -n "$ns" -brief addr
 
 step "aiosmtpd on $host_ip:587 (STARTTLS required) and $host_ip:465 (implicit TLS)"
 mkdir -p out
-SMTP_BIND="$host_ip" ip netns exec "$ns" "$E2E_PYTHON" "$here/server.py" \
+ip netns exec "$ns" "$E2E_PYTHON" "$root/e2e/servers.py" --host "$host_ip" \
   --out "$work/out" --ready "$work/ready" --cert server-chain.pem --key server.key \
   --starttls 587 --implicit 465 --user "$user" --password "$SMTP_PASSWORD" \
   --log "$work/server.log" 2>"$work/server.err" &
