@@ -9,6 +9,8 @@
 #   4. wasm-smtp-core builds for wasm32-unknown-unknown.
 # NOSTD_CHECK_FEATURES=scram (or cram-md5) runs AUTH with SCRAM-SHA-256 (or CRAM-MD5)
 # instead of PLAIN, with the matching core feature, so the sizes show what it costs.
+# NOSTD_CHECK_MINIMAL=1 builds the core without its default features (no CHUNKING, no
+# XOAUTH2/OAUTHBEARER, no time limits).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,8 +18,11 @@ root="$(cd "$here/.." && pwd)"
 target=thumbv7em-none-eabihf
 start=$SECONDS
 features=()
+if [ -n "${NOSTD_CHECK_MINIMAL:-}" ]; then
+    features=(--no-default-features)
+fi
 if [ -n "${NOSTD_CHECK_FEATURES:-}" ]; then
-    features=(--features "$NOSTD_CHECK_FEATURES")
+    features+=(--features "$NOSTD_CHECK_FEATURES")
 fi
 
 step() { printf '\n== %s\n' "$*"; }

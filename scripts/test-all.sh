@@ -17,6 +17,11 @@ rustup target add wasm32-unknown-unknown thumbv7em-none-eabihf
 
 step "core builds for no_std targets; adapter for the Workers target"
 cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf
+# Without default features, and each default feature alone.
+for f in "" chunking auth-oauth timeouts; do
+  cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --no-default-features ${f:+--features "$f"}
+done
+cargo clippy -p wasm-smtp-core --target thumbv7em-none-eabihf --no-default-features -- -D warnings
 cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --features defmt
 cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --features auth-scram,auth-cram-md5
 cargo build -p wasm-smtp-core --target thumbv7em-none-eabihf --features embassy-time
@@ -24,9 +29,12 @@ cargo clippy -p wasm-smtp-core --target thumbv7em-none-eabihf --features defmt,e
 cargo build -p wasm-smtp-core --target wasm32-unknown-unknown --release
 cargo build -p wasm-smtp-core --target wasm32-unknown-unknown --release --features auth-scram,auth-cram-md5
 cargo build -p wasm-smtp-cloudflare --target wasm32-unknown-unknown --release
+cargo build -p wasm-smtp-cloudflare --target wasm32-unknown-unknown --release --no-default-features
+cargo clippy -p wasm-smtp-cloudflare --target wasm32-unknown-unknown --no-default-features -- -D warnings
 
 step "no-alloc link check (thumbv7em binary driving a full session)"
 bash nostd-check/run.sh
+NOSTD_CHECK_MINIMAL=1 bash nostd-check/run.sh
 NOSTD_CHECK_FEATURES=scram bash nostd-check/run.sh
 NOSTD_CHECK_FEATURES=cram-md5 bash nostd-check/run.sh
 
@@ -50,8 +58,13 @@ bash adapter-embassy/tap/run.sh
 
 step "unit, transcript, loopback, command-line and doc tests"
 cargo test --workspace
-# The core alone: its default build, and every AUTH feature (CRAM-MD5 tests need it).
+# The core alone: its default build, without default features (the minimal engine: the
+# tests of CHUNKING, XOAUTH2/OAUTHBEARER and time limits are compiled out, the others
+# must pass unchanged), and every feature (CRAM-MD5 tests need it). The Workers and
+# embassy adapters without default features too.
 cargo test -p wasm-smtp-core
+cargo test -p wasm-smtp-core --no-default-features
 cargo test -p wasm-smtp-core --all-features
+cargo test -p wasm-smtp-cloudflare -p wasm-smtp-embassy --no-default-features
 
 step "done"

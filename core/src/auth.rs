@@ -104,6 +104,7 @@ pub fn validate(mech: Mechanism, creds: &Credentials<'_>) -> Result<(), SmtpErro
 }
 
 /// Check an OAUTHBEARER `host` value: 1 to 255 visible ASCII characters.
+#[cfg(feature = "auth-oauth")]
 pub fn validate_host(host: &str) -> Result<(), SmtpError> {
     if host.is_empty() {
         return Err(SmtpError::invalid(
@@ -305,6 +306,7 @@ pub fn plain<'a>(creds: &Credentials<'a>) -> SaslParts<'a> {
 }
 
 /// The XOAUTH2 response: `user=U \x01 auth=Bearer T \x01\x01`.
+#[cfg(feature = "auth-oauth")]
 pub fn xoauth2<'a>(creds: &Credentials<'a>) -> SaslParts<'a> {
     SaslParts::new()
         .push(b"user=")
@@ -317,6 +319,7 @@ pub fn xoauth2<'a>(creds: &Credentials<'a>) -> SaslParts<'a> {
 /// The OAUTHBEARER initial client response (RFC 7628 section 3.1):
 /// `n,a=USER,\x01[host=HOST\x01port=PORT\x01]auth=Bearer TOKEN\x01\x01`, the user
 /// escaped as a `saslname`. `port` holds the port's decimal digits (see [`port_digits`]).
+#[cfg(feature = "auth-oauth")]
 pub fn oauthbearer<'a>(
     creds: &Credentials<'a>,
     host: Option<(&'a str, &'a [u8])>,
@@ -338,6 +341,7 @@ pub fn oauthbearer<'a>(
 
 /// A port number as decimal digits without leading zeros, right-aligned in the array;
 /// returns the array and where the digits start.
+#[cfg(feature = "auth-oauth")]
 pub fn port_digits(port: u16) -> ([u8; 5], usize) {
     let mut out = [b'0'; 5];
     let mut n = port;
@@ -378,6 +382,7 @@ impl BearerStatus {
 
     /// Extract the `"status"` string member from the server's JSON error object. Only
     /// this member is looked for; nothing else of the JSON is kept or parsed.
+    #[cfg(feature = "auth-oauth")]
     pub fn from_json(json: &[u8]) -> Self {
         let mut status = BearerStatus::default();
         let key = b"\"status\"";
@@ -471,6 +476,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "auth-oauth")]
     fn xoauth2_matches_google_example() {
         let c = Credentials::new(
             "someuser@example.com",
@@ -483,6 +489,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "auth-oauth")]
     fn long_secret_streams_in_blocks() {
         let token = "t".repeat(5000);
         let c = Credentials::new("u", &token);
@@ -499,6 +506,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "auth-oauth")]
     fn oauthbearer_matches_rfc7628_example() {
         // RFC 7628 section 4.1 (the token shortened to the one in the example).
         let c = Credentials::new(
@@ -535,6 +543,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "auth-oauth")]
     fn bearer_status_from_json() {
         let s = BearerStatus::from_json(br#"{"status":"invalid_token","scope":"x"}"#);
         assert_eq!(s.as_str(), "invalid_token");
@@ -609,10 +618,13 @@ mod tests {
                 InvalidReason::ControlCharacter
             ))
         );
-        assert!(validate_host("smtp.example.com").is_ok());
-        assert!(validate_host("").is_err());
-        assert!(validate_host("a b").is_err());
-        assert!(validate_host("a\x01b").is_err());
+        #[cfg(feature = "auth-oauth")]
+        {
+            assert!(validate_host("smtp.example.com").is_ok());
+            assert!(validate_host("").is_err());
+            assert!(validate_host("a b").is_err());
+            assert!(validate_host("a\x01b").is_err());
+        }
         let dbg = std::format!("{:?}", Credentials::new("alice", "hunter2"));
         assert!(!dbg.contains("hunter2"), "{dbg}");
     }

@@ -16,9 +16,9 @@
 //! failure, 421) the client writes nothing more: every later call returns
 //! [`SmtpError::SessionUnusable`].
 //!
-//! Every wait for the server has a time limit, per phase, from the [`Timeouts`] in the
-//! [`Config`], on the transport's timer ([`Transport::sleep`]); see
-//! [`timeouts`](crate::timeouts). A rejected command (4xx/5xx) is not fatal: after a
+//! With the `timeouts` feature (on by default) every wait for the server has a time
+//! limit, per phase, from the [`Timeouts`] in the [`Config`], on the transport's timer
+//! ([`Transport::sleep`]); see [`timeouts`](crate::timeouts). A rejected command (4xx/5xx) is not fatal: after a
 //! failed transaction the client sends RSET so the connection can be reused.
 //!
 //! No method is cancel-safe: dropping a future mid-way leaves the session in an unknown
@@ -35,9 +35,10 @@ use crate::error::{
 };
 use crate::reply::{Reply, ReplyCode, ReplyText};
 use crate::session::{Phase, Received, Session};
-use crate::timeouts::{within, Limit, Timeouts};
+use crate::timeouts::Timeouts;
+#[cfg(feature = "timeouts")]
+use crate::timeouts::{within, Limit};
 use crate::transport::Transport;
-use base64ct::{Base64, Encoding};
 use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::pin;
@@ -55,8 +56,10 @@ pub const MAX_RECIPIENTS: usize = 100;
 pub const MAX_AUTH_CHALLENGES: usize = 2;
 /// Most BDAT chunks of a streamed message left unanswered before the client reads a
 /// reply (with PIPELINING).
+#[cfg(feature = "chunking")]
 pub const BDAT_WINDOW: usize = 8;
 /// Room kept for a `BDAT n` line in front of a streamed chunk (`BDAT `, 20 digits, CRLF).
+#[cfg(feature = "chunking")]
 const CHUNK_HEAD: usize = 27;
 
 /// When to use TLS on a connection that starts in plaintext.
@@ -86,7 +89,9 @@ pub struct Config {
     allow_long_lines: bool,
     require_all_recipients: bool,
     pipelining: bool,
+    #[cfg(feature = "chunking")]
     chunking: bool,
+    #[cfg(feature = "timeouts")]
     timeouts: Timeouts,
 }
 
@@ -107,7 +112,9 @@ impl Config {
             allow_long_lines: false,
             require_all_recipients: false,
             pipelining: true,
+            #[cfg(feature = "chunking")]
             chunking: true,
+            #[cfg(feature = "timeouts")]
             timeouts: Timeouts::new(),
         }
     }
@@ -124,7 +131,8 @@ impl Config {
     /// message given as bytes goes as one `BDAT n LAST` chunk (no dot-stuffing, no
     /// terminator line); a streamed message as one chunk per read, but only when
     /// PIPELINING is in use too (otherwise every chunk would cost a round trip, and DATA
-    /// is used). Off: always DATA.
+    /// is used). Off: always DATA. Needs the `chunking` feature (on by default).
+    #[cfg(feature = "chunking")]
     pub const fn chunking(mut self, on: bool) -> Self {
         self.chunking = on;
         self
@@ -167,7 +175,8 @@ impl Config {
 
     /// Set the time limits for each phase of the dialogue ([`Timeouts::none`]: wait
     /// forever). They take effect only if the transport has a timer
-    /// ([`Transport::sleep`]).
+    /// ([`Transport::sleep`]). Needs the `timeouts` feature (on by default).
+    #[cfg(feature = "timeouts")]
     pub const fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
         self
@@ -178,9 +187,12 @@ impl Config {
         self.tls
     }
 
-    /// The time limits.
+    /// The time limits ([`Timeouts::none`] without the `timeouts` feature).
     pub const fn timeouts_value(&self) -> Timeouts {
-        self.timeouts
+        #[cfg(feature = "timeouts")]
+        return self.timeouts;
+        #[cfg(not(feature = "timeouts"))]
+        Timeouts::none()
     }
 }
 
@@ -531,7 +543,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// Authenticate with XOAUTH2 (an OAuth 2.0 access token, as Gmail and Microsoft 365
-    /// expect).
+    /// expect). Needs the `auth-oauth` feature (on by default).
+    #[cfg(feature = "auth-oauth")]
     pub fn login_xoauth2<'a>(
         &'a mut self,
         user: &'a str,
@@ -543,6 +556,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// Authenticate with OAUTHBEARER (RFC 7628), an OAuth 2.0 bearer token, without the
     /// optional `host` and `port` fields. A failure is reported as
     /// [`AuthError::BearerRejected`] with the `status` from the server's JSON error.
+    /// Needs the `auth-oauth` feature (on by default).
+    #[cfg(feature = "auth-oauth")]
     pub fn login_oauthbearer<'a>(
         &'a mut self,
         user: &'a str,
@@ -554,6 +569,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// [`login_oauthbearer`](Self::login_oauthbearer) with the `host` and `port` the
     /// client connected to, which RFC 7628 section 3.1 lets the client send (some
     /// providers check them against the token's audience).
+    #[cfg(feature = "auth-oauth")]
     pub fn login_oauthbearer_at<'a>(
         &'a mut self,
         user: &'a str,
@@ -607,6 +623,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         };
         self.precheck_auth()?;
         auth::validate(mech, &req.creds)?;
+        #[cfg(feature = "auth-oauth")]
         if let Some((host, _)) = req.host {
             auth::validate_host(host)?;
         }
@@ -632,6 +649,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             at: AuthAt::Start,
             scratch: [0; SCRATCH],
             verified: false,
+            #[cfg(feature = "auth-oauth")]
             bearer_error: None,
         });
         let result = self.drive(&mut job, &mut &b""[..]).await;
@@ -889,8 +907,10 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             params,
             rcpt_params,
             known,
+            #[cfg(feature = "chunking")]
             size,
             pipelining: self.config.pipelining && caps.has(Capability::Pipelining),
+            #[cfg(feature = "chunking")]
             chunking: self.config.chunking && caps.has(Capability::Chunking),
             at: MailAt::Start,
             transfer: Transfer::None,
@@ -943,6 +963,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             };
             last = None;
             // One wait per turn, raced against the limit for what it waits for.
+            #[cfg(feature = "timeouts")]
             let (limit, stage) = self.limit(&step);
             let result = {
                 let io = pin!(async {
@@ -979,8 +1000,13 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                         Step::Close => self.transport.close().await.map(|()| None).map_err(io),
                     }
                 });
-                within(limit, T::sleep, io).await
+                #[cfg(feature = "timeouts")]
+                let result = within(limit, T::sleep, io).await;
+                #[cfg(not(feature = "timeouts"))]
+                let result = io.await;
+                result
             };
+            #[cfg(feature = "timeouts")]
             let result = result.unwrap_or_else(|| {
                 // Past the limit, the session is over.
                 self.session.close();
@@ -995,6 +1021,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// [`Timeouts`] for the command written or the reply awaited (the data-block limit
     /// for message data, reported as [`Stage::Data`]). Reading the body and the TLS
     /// handshake are not limited here.
+    #[cfg(feature = "timeouts")]
     fn limit(&self, step: &Step) -> (Limit, Stage) {
         let timeouts = &self.config.timeouts;
         let stage = match step {
@@ -1165,11 +1192,11 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 }
                 if reply.code != ReplyCode::AUTH_CHALLENGE {
                     let rejection = self.rejection(Stage::Auth, reply);
-                    return Err(match a.bearer_error {
-                        Some(status) => AuthError::BearerRejected { rejection, status },
-                        None => AuthError::Rejected(rejection),
+                    #[cfg(feature = "auth-oauth")]
+                    if let Some(status) = a.bearer_error {
+                        return Err(AuthError::BearerRejected { rejection, status }.into());
                     }
-                    .into());
+                    return Err(AuthError::Rejected(rejection).into());
                 }
                 a.challenges += 1;
                 if a.challenges > challenge_limit(a.mech) {
@@ -1191,8 +1218,12 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         }
         // Stream the base64 through the transmit buffer, sending it whenever it fills.
         let mut cursor = a.cursor;
+        #[cfg(feature = "auth-oauth")]
         let (digits, start) = auth::port_digits(a.req.host.map_or(0, |(_, port)| port));
+        #[cfg(feature = "auth-oauth")]
         let port = digits.get(start..).unwrap_or_default();
+        #[cfg(not(feature = "auth-oauth"))]
+        let port = &[];
         loop {
             if TX - self.tx_len < ENCODED_BLOCK {
                 a.cursor = cursor;
@@ -1217,6 +1248,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             self.session.close();
             return Err(AuthError::Scram(ScramError::ServerSignatureMissing).into());
         }
+        #[cfg(feature = "auth-oauth")]
         if a.bearer_error.is_some() {
             // RFC 7628 section 3.2.3: after an error challenge the outcome is a failure.
             self.session.close();
@@ -1237,7 +1269,9 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             Mechanism::Login => Line::LoginPassword,
             // XOAUTH2 error challenge: answer with an empty line, the server then sends
             // the failure reply.
+            #[cfg(feature = "auth-oauth")]
             Mechanism::XOAuth2 => Line::Empty,
+            #[cfg(feature = "auth-oauth")]
             Mechanism::OAuthBearer => {
                 // RFC 7628 section 3.2.3: the error challenge is answered with a single
                 // %x01; the server then sends the failure reply.
@@ -1304,13 +1338,18 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 
     /// Decode the last 334 challenge in place at the start of the receive buffer (idle
     /// until the next reply is read) and return it.
+    #[cfg(any(
+        feature = "auth-oauth",
+        feature = "auth-scram",
+        feature = "auth-cram-md5"
+    ))]
     fn challenge(&mut self) -> Result<&[u8], SmtpError> {
         let len = core::mem::take(&mut self.challenge_len);
         let text = match self.rx.get_mut(..len) {
             Some([text @ .., b' ']) | Some(text) => text,
             None => &mut [],
         };
-        match Base64::decode_in_place(text) {
+        match <base64ct::Base64 as base64ct::Encoding>::decode_in_place(text) {
             Ok(decoded) => Ok(decoded),
             Err(_) => Err(crate::error::MalformedReply::BadChallenge.into()),
         }
@@ -1400,6 +1439,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 self.mail_decide(m)
             }
             MailAt::Body => self.body_step(m).map_err(fatal),
+            #[cfg(feature = "chunking")]
             MailAt::Window => {
                 let reply = got(reply).map_err(fatal)?;
                 self.mail_reply(m, reply)?;
@@ -1450,6 +1490,9 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             m.at = MailAt::Replies;
             return Ok(Step::Exchange);
         }
+        #[cfg(not(feature = "chunking"))]
+        let cmd = Command::Data;
+        #[cfg(feature = "chunking")]
         let cmd = match m.known {
             // Only once a MAIL FROM was accepted on this connection: a server that
             // refuses commands before looking at them (Postfix's 530 "Must issue a
@@ -1468,6 +1511,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             _ => Command::Data,
         };
         let len = cmd.encoded_len();
+        #[cfg(feature = "chunking")]
         if let Command::Bdat { size, .. } = cmd {
             if size.saturating_add(len as u64) > TX as u64 {
                 // Too big for one flight: the envelope first, the message once accepted.
@@ -1479,15 +1523,16 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             return Ok(Step::Send);
         }
         self.queue(cmd)?;
-        if matches!(cmd, Command::Data) {
-            m.transfer = Transfer::Data;
-            m.at = MailAt::Replies;
-            return Ok(Step::Exchange);
+        #[cfg(feature = "chunking")]
+        if let Command::Bdat { .. } = cmd {
+            m.transfer = Transfer::Bdat;
+            m.enc = DataEncoder::chunked();
+            m.at = MailAt::Body;
+            return self.body_step(m);
         }
-        m.transfer = Transfer::Bdat;
-        m.enc = DataEncoder::chunked();
-        m.at = MailAt::Body;
-        self.body_step(m)
+        m.transfer = Transfer::Data;
+        m.at = MailAt::Replies;
+        Ok(Step::Exchange)
     }
 
     /// Take one reply of the transaction into account. Only a 421 stops at once.
@@ -1590,23 +1635,24 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     fn start_transfer(&mut self, m: &mut MailJob<'_>) -> Result<Step, SmtpError> {
         // A streamed message in BDAT chunks only with PIPELINING: otherwise every chunk
         // would wait for its reply, where DATA streams the whole message at once.
-        if !m.chunking || (m.known.is_none() && !m.pipelining) {
-            self.queue(Command::Data)?;
-            m.transfer = Transfer::Data;
-            m.at = MailAt::Replies;
-            return Ok(Step::Exchange);
+        #[cfg(feature = "chunking")]
+        if m.chunking && (m.known.is_some() || m.pipelining) {
+            m.transfer = Transfer::Bdat;
+            m.enc = DataEncoder::chunked();
+            m.at = MailAt::Body;
+            if m.known.is_some() {
+                self.queue(Command::Bdat {
+                    size: m.size,
+                    last: true,
+                })?;
+                return self.body_step(m);
+            }
+            return Ok(Step::ReadBody);
         }
-        m.transfer = Transfer::Bdat;
-        m.enc = DataEncoder::chunked();
-        m.at = MailAt::Body;
-        if m.known.is_some() {
-            self.queue(Command::Bdat {
-                size: m.size,
-                last: true,
-            })?;
-            return self.body_step(m);
-        }
-        Ok(Step::ReadBody)
+        self.queue(Command::Data)?;
+        m.transfer = Transfer::Data;
+        m.at = MailAt::Replies;
+        Ok(Step::Exchange)
     }
 
     /// The transaction failed with `e`. If DATA was answered 354 (pipelined, before the
@@ -1653,6 +1699,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             }
             return Ok(self.end_body(m));
         }
+        #[cfg(feature = "chunking")]
         if m.transfer == Transfer::Bdat {
             return self.chunk_step(m);
         }
@@ -1707,6 +1754,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// (or more, when its encoding does not fit the transmit buffer), sent without
     /// waiting for its reply while fewer than [`BDAT_WINDOW`] are unanswered; at the end
     /// of the reader, `BDAT n LAST` with the end of the last line (n is 0 or 2).
+    #[cfg(feature = "chunking")]
     fn chunk_step(&mut self, m: &mut MailJob<'_>) -> Result<Step, SmtpError> {
         if self.rx_len == 0 {
             let tail = m.enc.tail();
@@ -1917,7 +1965,8 @@ pub fn choose_mechanism(
 /// Whether this build implements `mech` (SCRAM-SHA-256 and CRAM-MD5 are cargo features).
 const fn is_built_in(mech: Mechanism) -> bool {
     match mech {
-        Mechanism::Plain | Mechanism::Login | Mechanism::XOAuth2 | Mechanism::OAuthBearer => true,
+        Mechanism::Plain | Mechanism::Login => true,
+        Mechanism::XOAuth2 | Mechanism::OAuthBearer => cfg!(feature = "auth-oauth"),
         Mechanism::ScramSha256 => cfg!(feature = "auth-scram"),
         Mechanism::CramMd5 => cfg!(feature = "auth-cram-md5"),
     }
@@ -1937,13 +1986,18 @@ fn challenge_limit(mech: Mechanism) -> usize {
 /// The pieces of the line `a` is writing. Rebuilt at every block from their owners (the
 /// caller's strings, the job's scratch space and the receive buffer), so that no copy of
 /// a secret is made.
-#[cfg_attr(not(feature = "auth-scram"), allow(unused_variables))]
+#[cfg_attr(
+    not(all(feature = "auth-scram", feature = "auth-oauth")),
+    allow(unused_variables)
+)]
 fn line_parts<'p>(a: &'p AuthJob<'_>, rx: &'p [u8], port: &'p [u8]) -> auth::SaslParts<'p> {
     let creds = &a.req.creds;
     match a.line {
         Line::Initial => match a.mech {
             Mechanism::Plain => auth::plain(creds),
+            #[cfg(feature = "auth-oauth")]
             Mechanism::XOAuth2 => auth::xoauth2(creds),
+            #[cfg(feature = "auth-oauth")]
             Mechanism::OAuthBearer => auth::oauthbearer(creds, a.req.host.map(|(h, _)| (h, port))),
             #[cfg(feature = "auth-scram")]
             Mechanism::ScramSha256 => auth::SaslParts::new()
@@ -1955,7 +2009,9 @@ fn line_parts<'p>(a: &'p AuthJob<'_>, rx: &'p [u8], port: &'p [u8]) -> auth::Sas
         },
         Line::LoginUser => auth::single(creds.user.as_bytes()),
         Line::LoginPassword => auth::single(creds.secret.as_bytes()),
+        #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
         Line::Empty => auth::SaslParts::new(),
+        #[cfg(feature = "auth-oauth")]
         Line::BearerAbort => auth::single(b"\x01"),
         #[cfg(feature = "auth-cram-md5")]
         Line::CramResponse => auth::SaslParts::new()
@@ -1997,7 +2053,9 @@ enum Step {
     Done,
 }
 
-/// A public operation in progress, as a sans-I/O sequence of steps.
+/// A public operation in progress, as a sans-I/O sequence of steps. One lives in each
+/// operation's future (no heap to box the mail job into).
+#[allow(clippy::large_enum_variant)]
 enum Job<'a> {
     /// `connect`: the EHLO domain and where the dialogue stands.
     Connect(&'a str, ConnectAt),
@@ -2029,6 +2087,7 @@ struct AuthRequest<'a> {
     mech: Option<Mechanism>,
     creds: Credentials<'a>,
     /// OAUTHBEARER `host` and `port`.
+    #[cfg(feature = "auth-oauth")]
     host: Option<(&'a str, u16)>,
     #[cfg(feature = "auth-scram")]
     nonce: Option<&'a crate::auth::scram::ClientNonce>,
@@ -2039,6 +2098,7 @@ impl<'a> AuthRequest<'a> {
         AuthRequest {
             mech,
             creds: Credentials::new(user, secret),
+            #[cfg(feature = "auth-oauth")]
             host: None,
             #[cfg(feature = "auth-scram")]
             nonce: None,
@@ -2075,6 +2135,7 @@ struct AuthJob<'a> {
     /// SCRAM: the server signature was checked.
     verified: bool,
     /// OAUTHBEARER: the server sent an error challenge with this status.
+    #[cfg(feature = "auth-oauth")]
     bearer_error: Option<auth::BearerStatus>,
 }
 
@@ -2086,8 +2147,10 @@ enum Line {
     LoginUser,
     LoginPassword,
     /// An empty response (XOAUTH2 error challenge, SCRAM after the server-final).
+    #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
     Empty,
     /// OAUTHBEARER's `%x01` after an error challenge.
+    #[cfg(feature = "auth-oauth")]
     BearerAbort,
     /// `user SP hex-digest`.
     #[cfg(feature = "auth-cram-md5")]
@@ -2125,8 +2188,10 @@ struct MailJob<'a> {
     /// The whole message, when given as bytes.
     known: Option<&'a [u8]>,
     /// Its size in BDAT chunks (0 for a streamed message).
+    #[cfg(feature = "chunking")]
     size: u64,
     pipelining: bool,
+    #[cfg(feature = "chunking")]
     chunking: bool,
     at: MailAt,
     transfer: Transfer,
@@ -2158,6 +2223,7 @@ enum Transfer {
     /// DATA.
     Data,
     /// BDAT chunks.
+    #[cfg(feature = "chunking")]
     Bdat,
 }
 
@@ -2172,6 +2238,7 @@ enum MailAt {
     /// Sending the message.
     Body,
     /// Reading replies to BDAT chunks before sending more.
+    #[cfg(feature = "chunking")]
     Window,
     /// The lone end-of-data line was sent after an unwanted 354; the error to report.
     Dot(SmtpError),

@@ -32,8 +32,11 @@
 //! session: nothing more is written on that connection.
 
 use crate::error::Stage;
+#[cfg(feature = "timeouts")]
 use core::future::{poll_fn, Future};
+#[cfg(feature = "timeouts")]
 use core::pin::{pin, Pin};
+#[cfg(feature = "timeouts")]
 use core::task::Poll;
 use core::time::Duration;
 
@@ -92,8 +95,11 @@ impl core::fmt::Debug for Limit {
 /// // A Worker that must answer its HTTP client within a minute or so.
 /// let limits = Timeouts::all(Some(Duration::from_secs(20)))
 ///     .data_end(Some(Duration::from_secs(45)));
+/// # #[cfg(feature = "timeouts")]
+/// # {
 /// let config = Config::new().timeouts(limits);
 /// assert_eq!(config.timeouts_value().reply(Stage::RcptTo), Some(Duration::from_secs(20)));
+/// # }
 /// assert_eq!(Timeouts::new().reply(Stage::DataEnd), Some(Duration::from_secs(600)));
 /// assert_eq!(Timeouts::none().data_block_value(), None);
 /// ```
@@ -252,6 +258,7 @@ impl Timeouts {
         self.data_block.get()
     }
 
+    #[cfg(feature = "timeouts")]
     pub(crate) const fn data_block_limit(&self) -> Limit {
         self.data_block
     }
@@ -282,6 +289,7 @@ impl Timeouts {
 /// The sleep is created only when `io` is not ready at its first poll, so a transport
 /// that answers at once never starts a timer. `io` is pinned by the caller (not moved
 /// in), so that the caller's future holds it once.
+#[cfg(feature = "timeouts")]
 pub(crate) async fn within<F, S>(
     limit: Limit,
     sleep: impl Fn(Duration) -> S,

@@ -19,6 +19,7 @@ fn b64(bytes: &[u8]) -> String {
         .to_owned()
 }
 
+#[cfg_attr(not(feature = "auth-oauth"), allow(dead_code))]
 fn auth_err(e: &SmtpError) -> &AuthError {
     match e {
         SmtpError::Auth(a) => a,
@@ -27,6 +28,7 @@ fn auth_err(e: &SmtpError) -> &AuthError {
 }
 
 /// After a fatal AUTH failure: closed, and nothing more is written.
+#[cfg_attr(not(feature = "auth-oauth"), allow(dead_code))]
 fn assert_abandoned(c: &mut Client, h: &wasm_smtp_mock::MockHandle) {
     assert!(c.is_closed());
     assert_eq!(block_on(c.noop()), Err(SmtpError::SessionUnusable));
@@ -37,9 +39,11 @@ fn assert_abandoned(c: &mut Client, h: &wasm_smtp_mock::MockHandle) {
 
 // ----- OAUTHBEARER (RFC 7628) -----------------------------------------------------------
 
+#[cfg_attr(not(feature = "auth-oauth"), allow(dead_code))]
 const TOKEN: &str = "vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg==";
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn oauthbearer_success() {
     let (t, h) = tls(&["AUTH OAUTHBEARER XOAUTH2"])
         .auth_oauthbearer("user@example.com", TOKEN)
@@ -53,6 +57,7 @@ fn oauthbearer_success() {
 }
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn oauthbearer_with_host_and_port_is_rfc7628_example() {
     // RFC 7628 section 4.1, byte for byte.
     let ir = b64(
@@ -69,6 +74,7 @@ fn oauthbearer_with_host_and_port_is_rfc7628_example() {
 }
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn oauthbearer_user_is_escaped() {
     let (t, h) = tls(&["AUTH OAUTHBEARER"])
         .auth_oauthbearer("a,b=c@example.com", "tok")
@@ -82,9 +88,11 @@ fn oauthbearer_user_is_escaped() {
     )));
 }
 
+#[cfg_attr(not(feature = "auth-oauth"), allow(dead_code))]
 const BEARER_ERROR: &[u8] =
     br#"{"status":"invalid_token","scope":"example_scope","openid-configuration":"https://example.com/.well-known/openid-configuration"}"#;
 
+#[cfg_attr(not(feature = "auth-oauth"), allow(dead_code))]
 fn bearer_script() -> Script {
     tls(&["AUTH OAUTHBEARER"]).write(format!(
         "AUTH OAUTHBEARER {}\r\n",
@@ -93,6 +101,7 @@ fn bearer_script() -> Script {
 }
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn oauthbearer_error_challenge_is_answered_with_ctrl_a() {
     // RFC 7628 section 3.2.3: the client answers the error challenge with %x01 ("AQ==")
     // and the server sends the final failure; the session stays usable.
@@ -118,6 +127,7 @@ fn oauthbearer_error_challenge_is_answered_with_ctrl_a() {
 }
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn oauthbearer_error_without_json_status() {
     let (t, h) = bearer_script()
         .read(format!("334 {}\r\n", b64(b"not json")))
@@ -135,6 +145,7 @@ fn oauthbearer_error_without_json_status() {
 }
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn oauthbearer_success_after_error_challenge_is_a_violation() {
     let (t, h) = bearer_script()
         .read(format!("334 {}\r\n", b64(BEARER_ERROR)))
@@ -151,6 +162,7 @@ fn oauthbearer_success_after_error_challenge_is_a_violation() {
 }
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn oauthbearer_endless_challenges() {
     let (t, h) = bearer_script()
         .read(format!("334 {}\r\n", b64(BEARER_ERROR)))
@@ -164,6 +176,7 @@ fn oauthbearer_endless_challenges() {
 }
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn oauthbearer_bad_base64_challenge() {
     let (t, h) = bearer_script().read("334 {not base64}\r\n").build();
     let mut c = connect(t).unwrap();
@@ -173,6 +186,7 @@ fn oauthbearer_bad_base64_challenge() {
 }
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn oauthbearer_input_is_validated_before_writing() {
     let (t, h) = tls(&["AUTH OAUTHBEARER"]).build();
     let mut c = connect(t).unwrap();
@@ -199,6 +213,7 @@ fn oauthbearer_input_is_validated_before_writing() {
 }
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn token_mechanisms_refuse_plaintext() {
     let (t, h) = plain(&["AUTH OAUTHBEARER XOAUTH2"]).build();
     let mut c = connect_with(t, Config::new().tls(TlsPolicy::Disabled)).unwrap();
@@ -296,6 +311,27 @@ fn disabled_mechanism_is_a_typed_error() {
         block_on(c.login("u", "p")),
         Err(SmtpError::Auth(AuthError::NoCommonMechanism))
     );
+    h.assert_done();
+}
+
+/// Without the `auth-oauth` feature the token mechanisms are refused before anything is
+/// written, even when the server offers them.
+#[cfg(not(feature = "auth-oauth"))]
+#[test]
+fn token_mechanisms_disabled_without_the_feature() {
+    let (t, h) = tls(&["AUTH XOAUTH2 OAUTHBEARER"]).build();
+    let mut c = connect(t).unwrap();
+    for mech in [Mechanism::XOAuth2, Mechanism::OAuthBearer] {
+        assert_eq!(
+            block_on(c.login_with(mech, "u", "tok")),
+            Err(SmtpError::Auth(AuthError::MechanismDisabled(mech)))
+        );
+    }
+    assert_eq!(
+        block_on(c.login("u", "p")),
+        Err(SmtpError::Auth(AuthError::NoCommonMechanism))
+    );
+    assert!(!c.is_closed());
     h.assert_done();
 }
 
@@ -666,6 +702,9 @@ fn failed_attempts_leak_no_secret() {
                 .write(format!("{secret_b64}\r\n"))
                 .read("535 5.7.8 no\r\n"),
         ),
+    ];
+    #[cfg(feature = "auth-oauth")]
+    attempts.extend([
         (
             Mechanism::XOAuth2,
             tls(&["AUTH XOAUTH2"])
@@ -688,7 +727,7 @@ fn failed_attempts_leak_no_secret() {
                 .write("AQ==\r\n")
                 .read("535 5.7.8 no\r\n"),
         ),
-    ];
+    ]);
     #[cfg(feature = "auth-cram-md5")]
     attempts.push((
         Mechanism::CramMd5,

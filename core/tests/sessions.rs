@@ -62,6 +62,7 @@ fn starttls_then_login_and_capabilities_are_relearned() {
 }
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn xoauth2() {
     let (t, h) = tls(&["AUTH XOAUTH2 PLAIN"])
         .auth_xoauth2("alice@example.com", "ya29.token")
@@ -72,6 +73,7 @@ fn xoauth2() {
 }
 
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn xoauth2_failure_answers_the_error_challenge_then_fails() {
     let (t, h) = tls(&["AUTH XOAUTH2"])
         .write_until(b"\r\n")

@@ -2,6 +2,7 @@
 //! silent at each phase, replies just inside and just outside a limit, configured and
 //! disabled limits. No real time passes.
 
+#![cfg(feature = "timeouts")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

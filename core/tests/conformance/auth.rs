@@ -102,6 +102,7 @@ fn plaintext_refused_for_login_with() {
 /// As [`plaintext_refused_by_default`], for an XOAUTH2 bearer token (RFC 6750 section 5.3:
 /// bearer tokens need TLS).
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn plaintext_refused_for_xoauth2() {
     let (t, h) = plain(&["AUTH XOAUTH2"]).build();
     let mut c = connect_with(t, Config::new().tls(TlsPolicy::Disabled)).unwrap();
@@ -183,6 +184,7 @@ fn plain_challenge_after_initial_response_is_cut_off() {
 /// RFC 7628 section 3.2.3 (one error challenge, answered with a dummy response, then
 /// the final failure), the flow XOAUTH2 follows: a second 334 is cut off.
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn xoauth2_second_challenge_is_cut_off() {
     let (t, h) = tls(&["AUTH XOAUTH2"])
         .write_until(b"\r\n")
@@ -219,6 +221,7 @@ fn login_challenge_bad_character() {
 /// RFC 4954 section 4: a malformed XOAUTH2 error challenge is malformed too; the dummy
 /// response is not sent.
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn xoauth2_challenge_not_base64() {
     let (t, h) = tls(&["AUTH XOAUTH2"])
         .write_until(b"\r\n")
@@ -438,6 +441,7 @@ fn no_secret_in_transcript_or_debug_after_plain() {
 /// As [`no_secret_in_transcript_or_debug_after_plain`], for XOAUTH2 (the token and the
 /// base64 of the whole initial response).
 #[test]
+#[cfg(feature = "auth-oauth")]
 fn no_secret_in_transcript_or_debug_after_xoauth2() {
     let token = "ya29.SECRETTOKEN";
     let (t, h) = tls(&["AUTH XOAUTH2"]).auth_xoauth2(USER, token).build();

@@ -281,6 +281,7 @@ mod check {
         );
     }
 
+    #[cfg(feature = "auth-oauth")]
     pub fn xoauth2_user(prefix: &str, suffix: &str, expect: Expect) {
         let user = format!("{prefix}alice@example.com{suffix}");
         credentials(
@@ -292,6 +293,7 @@ mod check {
         );
     }
 
+    #[cfg(feature = "auth-oauth")]
     pub fn xoauth2_token(prefix: &str, suffix: &str, expect: Expect) {
         let secret = format!("{prefix}{SECRET}{suffix}");
         credentials(
@@ -456,6 +458,7 @@ matrix!(
     ]
 );
 
+#[cfg(feature = "auth-oauth")]
 matrix!(
     xoauth2_user,
     "XOAUTH2 (`user=` U SOH `auth=Bearer ` T SOH SOH, the RFC 7628 section 3.1 layout), the user name of `login_xoauth2`: NUL, SOH, CR and LF are refused, everything else is sent as the exact base64 of its bytes.",
@@ -475,6 +478,7 @@ matrix!(
     ]
 );
 
+#[cfg(feature = "auth-oauth")]
 matrix!(
     xoauth2_token,
     "XOAUTH2 with RFC 6750 section 2.1 (a bearer token is a b64token: printable ASCII), the token of `login_xoauth2`: anything but printable ASCII is refused, the rest is sent as the exact base64 of its bytes.",
