@@ -7,18 +7,20 @@
 #       line, reads a line and upgrades (no SMTP library);
 #   (b) benches/wasm-size/smtp:  the same Worker sending one message with
 #       wasm-smtp-cloudflare (connect_smtp_starttls, login, send_mail, quit);
+#       with the library's default features (build/), without them (build-minimal/) and
+#       with each feature alone over that (build-FEATURE/);
 #   the example Worker (adapter-cloudflare/examples/worker), for reference;
-# and prints raw and gzip -9 sizes of each build/index_bg.wasm and build/index.js, and
-# (b) - (a): the cost of the library.
+# and prints raw and gzip -9 sizes of each index_bg.wasm and index.js, (b) - (a): the
+# cost of the library, and what each feature adds.
 #
-#   bash benches/wasm-size.sh            # build all three, print the table
+#   bash benches/wasm-size.sh            # build them all (about 3 minutes), print the tables
 #   bash benches/wasm-size.sh --names    # also build (a) and (b) with their name sections
 #                                        # (no strip, no wasm-opt) for twiggy:
 #                                        # benches/wasm-size/{floor,smtp}/target/names/index_bg.wasm
 #
 # The tools come from adapter-cloudflare/examples/worker/build.sh --tools-only (installed
 # into ~/.cache/wasm-smtp-tools on first use, about 9 minutes on 2 cores). Writes only
-# target/, build/ and Cargo.lock inside benches/wasm-size/* and the example (all ignored).
+# target/, build*/ and Cargo.lock inside benches/wasm-size/* and the example (all ignored).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,42 +43,54 @@ for t in "$WORKER_BUILD" "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN"; do
 done
 export WASM_BINDGEN_BIN WASM_OPT_BIN ESBUILD_BIN
 
-build() { # dir
-  printf '== wasm-size: worker-build --release in %s\n' "${1#"$root"/}"
-  (cd "$1" && "$WORKER_BUILD" --release >/dev/null 2>"$1/target/worker-build.log" ||
-    { cat "$1/target/worker-build.log" >&2; exit 1; })
+build() { # dir out-dir [cargo arguments...]
+  local dir=$1 out=$2
+  shift 2
+  printf '== wasm-size: worker-build --release --out-dir %s %s %s\n' "$out" "${dir#"$root"/}" "$*"
+  (cd "$dir" && "$WORKER_BUILD" --release --out-dir "$out" . "$@" >/dev/null \
+    2>"$dir/target/worker-build.log" || { cat "$dir/target/worker-build.log" >&2; exit 1; })
 }
 
 floor="$root/benches/wasm-size/floor"
 smtp="$root/benches/wasm-size/smtp"
 for dir in "$floor" "$smtp" "$example"; do
   mkdir -p "$dir/target"
-  build "$dir"
 done
+# The library's features (wasm-smtp-cloudflare passes them to the core), each measured
+# alone on top of the minimal build.
+features="chunking auth-oauth timeouts dsn auth-scram auth-cram-md5"
 
+declare -A size
+measure() { # name dir out-dir
+  size[$1.wasm]=$(raw "$2/$3/index_bg.wasm")
+  size[$1.wasm.gz]=$(gz "$2/$3/index_bg.wasm")
+  size[$1.js]=$(raw "$2/$3/index.js")
+  size[$1.js.gz]=$(gz "$2/$3/index.js")
+}
 raw() { wc -c <"$1"; }
 gz() { gzip -9c "$1" | wc -c; }
 kb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000 }'; }
 
-declare -A size
-for name in floor smtp example; do
-  case $name in
-    floor) dir=$floor ;;
-    smtp) dir=$smtp ;;
-    example) dir=$example ;;
-  esac
-  size[$name.wasm]=$(raw "$dir/build/index_bg.wasm")
-  size[$name.wasm.gz]=$(gz "$dir/build/index_bg.wasm")
-  size[$name.js]=$(raw "$dir/build/index.js")
-  size[$name.js.gz]=$(gz "$dir/build/index.js")
+build "$floor" build && measure floor "$floor" build
+build "$smtp" build && measure smtp "$smtp" build
+build "$smtp" build-minimal --no-default-features && measure minimal "$smtp" build-minimal
+for f in $features; do
+  build "$smtp" "build-$f" --no-default-features --features "$f" && measure "$f" "$smtp" "build-$f"
 done
+build "$example" build && measure example "$example" build
 
-row() { # label wasm wasm.gz js js.gz
-  printf '| %-22s | %8s | %8s | %7s | %7s | %8s |\n' "$1" "$2" "$3" "$4" "$5" "$6"
+row() { # label wasm wasm.gz js js.gz total
+  printf '| %-30s | %8s | %8s | %7s | %7s | %8s |\n' "$1" "$2" "$3" "$4" "$5" "$6"
 }
 line() { # label name
   local w=${size[$2.wasm]} wg=${size[$2.wasm.gz]} j=${size[$2.js]} jg=${size[$2.js.gz]}
   row "$1" "$w" "$wg" "$j" "$jg" "$(kb $((wg + jg)))"
+}
+diff_row() { # label name base
+  row "$1" \
+    $((size[$2.wasm] - size[$3.wasm])) $((size[$2.wasm.gz] - size[$3.wasm.gz])) \
+    $((size[$2.js] - size[$3.js])) $((size[$2.js.gz] - size[$3.js.gz])) \
+    "$(kb $((size[$2.wasm.gz] + size[$2.js.gz] - size[$3.wasm.gz] - size[$3.js.gz])))"
 }
 
 echo
@@ -85,11 +99,18 @@ row "Worker" "wasm" "wasm gz" "JS" "JS gz" "total gz"
 row "---" "---:" "---:" "---:" "---:" "---:"
 line "(a) floor" floor
 line "(b) floor + wasm-smtp" smtp
-row "(b) - (a)" \
-  $((size[smtp.wasm] - size[floor.wasm])) $((size[smtp.wasm.gz] - size[floor.wasm.gz])) \
-  $((size[smtp.js] - size[floor.js])) $((size[smtp.js.gz] - size[floor.js.gz])) \
-  "$(kb $((size[smtp.wasm.gz] + size[smtp.js.gz] - size[floor.wasm.gz] - size[floor.js.gz])))"
+diff_row "(b) - (a), default features" smtp floor
+line "(b) without default features" minimal
+diff_row "(b) - (a), no default features" minimal floor
 line "example Worker" example
+echo
+echo "each feature alone, over the build without default features (wasm-smtp-cloudflare"
+echo "--no-default-features --features F):"
+row "feature" "wasm" "wasm gz" "JS" "JS gz" "total gz"
+row "---" "---:" "---:" "---:" "---:" "---:"
+for f in $features; do
+  diff_row "+ $f" "$f" minimal
+done
 
 if [ "$names" = 1 ]; then
   # (a) and (b) with their name sections, for twiggy (`twiggy top`, `twiggy diff`): the
