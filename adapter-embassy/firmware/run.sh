@@ -2,11 +2,13 @@
 # Builds the firmware (src/main.rs: the TAP run's sending code on embassy-executor for
 # Cortex-M, a static embassy-net stack, embedded-tls, no allocator) for
 # thumbv7em-none-eabihf and reports what it costs:
-#   - .text/.rodata/.data/.bss of the ELF with the core's minimal feature set (none) and
-#     its full feature set (every feature in core/Cargo.toml; `defmt` brings an RTT
+#   - .text/.rodata/.data/.bss of the ELF with the core's minimal feature set (no
+#     default features), its default features and its full feature set (every feature
+#     in core/Cargo.toml, the transport's embassy-time timer; `defmt` brings an RTT
 #     logger), and of the same firmware without the SMTP core (feature `no-smtp`: the
 #     transport writes the message itself after the handshake);
 #   - the SMTP core's share of flash: (minimal) - (no-smtp), and per crate by symbol;
+#   - what each feature of the core adds alone over the minimal build;
 #   - the size of each static buffer, of the SMTP client's state and of the transport;
 #   - that no allocator is linked.
 #
@@ -42,6 +44,8 @@ full=""
 for f in $core_features; do
   if [ "$f" = defmt ]; then full="$full defmt"; else full="$full wasm-smtp-core/$f"; fi
 done
+# The transport's timer too (without it the engine's time limits have no clock).
+full="$full wasm-smtp-embassy/embassy-time"
 full="$(echo $full | tr ' ' ',')"
 echo "core features: ${core_features:-(none)}; full build: --features ${full:-(none)}"
 
@@ -56,14 +60,25 @@ build() { # NAME FEATURES
   cp "$target_dir/$target/release/firmware" "$out/firmware-$1.elf"
 }
 build minimal ""
+build default "wasm-smtp-core/default"
 build full "$full"
 build no-smtp "no-smtp"
+# Each feature alone over the minimal build (defmt needs the logger: it is in `full`).
+per_feature=""
+for f in $core_features; do
+  case $f in
+    defmt | default) ;;
+    # The engine's timer only runs with the transport's sleep.
+    embassy-time) build "feature-$f" "wasm-smtp-embassy/embassy-time"; per_feature="$per_feature $f" ;;
+    *) build "feature-$f" "wasm-smtp-core/$f"; per_feature="$per_feature $f" ;;
+  esac
+done
 
 # section NAME ELF -> size in bytes (0 when absent)
 section() { "$SIZE" -A -d "$2" | awk -v s="$1" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }'; }
 
 step "no allocator"
-for v in minimal full no-smtp; do
+for v in minimal default full no-smtp; do
   elf="$out/firmware-$v.elf"
   syms="$("$NM" "$elf")"
   if grep -qE '__rust_(alloc|dealloc|realloc|alloc_zeroed)|__rg_|__rdl_|_ZN5alloc' <<<"$syms"; then
@@ -77,7 +92,7 @@ echo "ok: no allocator symbol in any build"
 
 step "sections (bytes; flash = .vector_table + .text + .rodata + .data, RAM = .data + .bss)"
 printf '%-9s %8s %8s %8s %8s %8s %8s\n' build .vector .text .rodata .data .bss flash
-for v in minimal full no-smtp; do
+for v in minimal default full no-smtp; do
   elf="$out/firmware-$v.elf"
   vt=$(section .vector_table "$elf") tx=$(section .text "$elf") ro=$(section .rodata "$elf")
   da=$(section .data "$elf") bs=$(section .bss "$elf")
@@ -88,8 +103,21 @@ done
 step "the SMTP core's share of flash (same firmware with and without the core)"
 printf 'minimal - no-smtp: .text %+d bytes, .rodata %+d bytes\n' \
   $((text_minimal - text_no_smtp)) $((rodata_minimal - rodata_no_smtp))
+printf 'default - no-smtp: .text %+d bytes, .rodata %+d bytes\n' \
+  $((text_default - text_no_smtp)) $((rodata_default - rodata_no_smtp))
 printf 'full    - no-smtp: .text %+d bytes, .rodata %+d bytes\n' \
   $((text_full - text_no_smtp)) $((rodata_full - rodata_no_smtp))
+echo "(minimal: the core without default features; default: its default features"
+echo " (chunking, auth-oauth, timeouts); full: every feature, the transport's embassy-time"
+echo " timer and an RTT logger for defmt)"
+
+step "what each feature adds alone over the minimal build (.text, .rodata)"
+for f in $per_feature; do
+  elf="$out/firmware-feature-$f.elf"
+  printf '%-14s %+7d %+6d\n' "$f" $(($(section .text "$elf") - text_minimal)) \
+    $(($(section .rodata "$elf") - rodata_minimal))
+done
+echo "(embassy-time: with the transport's timer, which enables the engine's timeouts)"
 
 step ".text by crate, minimal build (symbol names; code inlined into another crate's function counts there)"
 "$NM" -S -C --defined-only "$out/firmware-minimal.elf" | python3 -c '
