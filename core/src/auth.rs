@@ -131,8 +131,8 @@ pub fn validate_host(host: &str) -> Result<(), SmtpError> {
 const BLOCK: usize = 48;
 /// Output bytes per full block.
 pub const ENCODED_BLOCK: usize = BLOCK / 3 * 4;
-/// Most parts in one [`SaslParts`].
-pub const MAX_PARTS: usize = 9;
+/// Most parts in one [`SaslParts`] (OAUTHBEARER with host and port needs 9, PLAIN 4).
+pub const MAX_PARTS: usize = if cfg!(feature = "auth-oauth") { 9 } else { 4 };
 
 /// The pieces of one SASL response, concatenated in order. Parts pushed with
 /// [`push_escaped`](Self::push_escaped) are sent as an RFC 5802 `saslname` (`,` becomes
@@ -140,6 +140,7 @@ pub const MAX_PARTS: usize = 9;
 #[derive(Clone, Copy)]
 pub struct SaslParts<'a> {
     parts: [&'a [u8]; MAX_PARTS],
+    #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
     escaped: u16,
     len: usize,
 }
@@ -161,6 +162,7 @@ impl<'a> SaslParts<'a> {
     pub const fn new() -> Self {
         SaslParts {
             parts: [b""; MAX_PARTS],
+            #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
             escaped: 0,
             len: 0,
         }
@@ -176,18 +178,22 @@ impl<'a> SaslParts<'a> {
         self
     }
 
-    /// Append a part escaped as an RFC 5802 `saslname`.
+    /// Append a part escaped as an RFC 5802 `saslname` (with the `auth-oauth` or
+    /// `auth-scram` feature: no other mechanism needs it).
+    #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
     pub fn push_escaped(mut self, part: &'a [u8]) -> Self {
         self.escaped |= 1 << self.len;
         self.push(part)
     }
 
+    #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
     fn is_escaped(&self, i: usize) -> bool {
         self.escaped & (1 << i) != 0
     }
 }
 
 /// The escaped form of one byte of a `saslname` (RFC 5802 section 5.1).
+#[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
 fn escape(b: &u8) -> &[u8] {
     match b {
         b',' => b"=2C",
@@ -217,6 +223,7 @@ pub struct Base64Cursor {
     part: usize,
     offset: usize,
     /// Position inside the escape sequence of the current byte.
+    #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
     esc: usize,
 }
 
@@ -229,6 +236,7 @@ impl Base64Cursor {
         let mut filled = 0;
         while filled < BLOCK && self.part < parts.len {
             let part = parts.parts.get(self.part).copied().unwrap_or_default();
+            #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
             if parts.is_escaped(self.part) {
                 if let Some(b) = part.get(self.offset) {
                     let seq = escape(b);
@@ -241,20 +249,21 @@ impl Base64Cursor {
                         self.esc = 0;
                         self.offset += 1;
                     }
-                    continue;
+                } else {
+                    self.part += 1;
+                    self.offset = 0;
                 }
-            } else {
-                let src = part.get(self.offset..).unwrap_or_default();
-                let n = src.len().min(BLOCK - filled);
-                block[filled..filled + n].copy_from_slice(&src[..n]);
-                filled += n;
-                self.offset += n;
-                if self.offset < part.len() {
-                    continue;
-                }
+                continue;
             }
-            self.part += 1;
-            self.offset = 0;
+            let src = part.get(self.offset..).unwrap_or_default();
+            let n = src.len().min(BLOCK - filled);
+            block[filled..filled + n].copy_from_slice(&src[..n]);
+            filled += n;
+            self.offset += n;
+            if self.offset >= part.len() {
+                self.part += 1;
+                self.offset = 0;
+            }
         }
         let written = match Base64::encode(&block[..filled], out) {
             Ok(s) => s.len(),
@@ -285,6 +294,7 @@ impl<'a> Base64Stream<'a> {
             cursor: Base64Cursor {
                 part: 0,
                 offset: 0,
+                #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
                 esc: 0,
             },
         }
@@ -500,6 +510,7 @@ mod tests {
         assert_eq!(streamed, e.as_bytes());
     }
 
+    #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
     fn decode(b64: &[u8]) -> Vec<u8> {
         let mut out = std::vec![0u8; b64.len()];
         Base64::decode(b64, &mut out).unwrap().to_vec()
@@ -531,6 +542,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
     fn escaped_parts_stream_across_blocks() {
         // Escapes that straddle the 48-byte block boundary.
         let user = ",=".repeat(40);
