@@ -863,16 +863,16 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         if options.wants_dsn() && !caps.has(Capability::Dsn) {
             return Err(SmtpError::ExtensionUnavailable(Extension::Dsn));
         }
-        if let Some(body) = known {
-            if !self.config.allow_long_lines && crate::data::longest_line(body) > MAX_LINE {
+        // One pass over a message given whole.
+        let facts = known.map(crate::data::body_facts);
+        let size = facts.map_or(0, |f| f.size);
+        if let Some(facts) = facts {
+            if !self.config.allow_long_lines && facts.longest_line > MAX_LINE {
                 return Err(SmtpError::invalid(
                     InputField::Body,
                     InvalidReason::TooLong(MAX_LINE),
                 ));
             }
-        }
-        let size = known.map_or(0, crate::data::message_size);
-        if known.is_some() {
             if let Some(limit) = caps.size_limit() {
                 if size > limit {
                     return Err(SmtpError::MessageTooLarge { size, limit });
@@ -882,7 +882,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 params.size = Some(size);
             }
         }
-        let eight_bit = options.eight_bit || known.is_some_and(crate::data::has_8bit);
+        let eight_bit = options.eight_bit || facts.is_some_and(|f| f.has_8bit);
         if eight_bit && !caps.has(Capability::EightBitMime) {
             return Err(SmtpError::ExtensionUnavailable(Extension::EightBitMime));
         }

@@ -242,6 +242,52 @@ pub fn has_8bit(message: &[u8]) -> bool {
     !message.is_ascii()
 }
 
+/// What the client checks about a message given whole before sending it, found in one
+/// pass: the same values as [`longest_line`], [`message_size`] and [`has_8bit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BodyFacts {
+    /// The longest line, in octets, without its line ending.
+    pub longest_line: usize,
+    /// The size as sent in BDAT chunks and declared with `SIZE=`.
+    pub size: u64,
+    /// Any byte with the high bit set.
+    pub has_8bit: bool,
+}
+
+/// [`BodyFacts`] of `message`.
+pub fn body_facts(message: &[u8]) -> BodyFacts {
+    let mut facts = BodyFacts::default();
+    let mut line = 0usize;
+    let mut pending_cr = false;
+    for &b in message {
+        facts.has_8bit |= b >= 0x80;
+        if b == b'\r' || b == b'\n' {
+            facts.longest_line = facts.longest_line.max(line);
+            line = 0;
+        } else {
+            line += 1;
+        }
+        // Every line ending (CR LF, bare LF, bare CR) counts as CRLF.
+        if pending_cr {
+            pending_cr = false;
+            facts.size += 2;
+            if b == b'\n' {
+                continue;
+            }
+        }
+        match b {
+            b'\r' => pending_cr = true,
+            b'\n' => facts.size += 2,
+            _ => facts.size += 1,
+        }
+    }
+    facts.longest_line = facts.longest_line.max(line);
+    if pending_cr || line > 0 {
+        facts.size += 2;
+    }
+    facts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

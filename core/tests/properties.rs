@@ -364,6 +364,23 @@ proptest! {
         prop_assert_eq!(plain, normalize(&input));
     }
 
+    /// The one-pass scan of a whole message agrees with the separate functions, and its
+    /// size is the length of what the chunked encoder produces.
+    #[test]
+    fn body_facts_agree(input in message()) {
+        use wasm_smtp_core::data::{body_facts, has_8bit, longest_line, message_size};
+        let facts = body_facts(&input);
+        prop_assert_eq!(facts.longest_line, longest_line(&input));
+        prop_assert_eq!(facts.size, message_size(&input));
+        prop_assert_eq!(facts.has_8bit, has_8bit(&input));
+        let mut enc = DataEncoder::chunked();
+        let mut out = vec![0u8; input.len() * 2 + FINISH_MAX];
+        let (used, mut n) = enc.encode(&input, &mut out);
+        prop_assert_eq!(used, input.len());
+        n += enc.finish(&mut out[n..]).unwrap_or(0);
+        prop_assert_eq!(facts.size, n as u64);
+    }
+
     /// Commands with arbitrary arguments: a validation error, or one line whose only CR
     /// and LF are the final CRLF, with no NUL, of the length `encoded_len` says.
     #[test]
