@@ -191,6 +191,8 @@ impl Capabilities {
     /// # Ok(())
     /// # }
     /// ```
+    // Called once per EHLO line; not inlined: a smaller firmware.
+    #[inline(never)]
     pub fn fold_line(&mut self, line: &[u8]) -> Result<(), MalformedReply> {
         let line = trim(line);
         let (keyword, params) = match line.iter().position(|&b| b == b' ' || b == b'=') {

@@ -281,6 +281,8 @@ impl Session {
     /// Process received bytes: fold lines until one reply is complete.
     ///
     /// On error the session is closed. See [`Received`] for what to do with the bytes.
+    // One copy outside the client's async state machine: a smaller firmware than inlining.
+    #[inline(never)]
     pub fn receive(&mut self, buf: &[u8]) -> Result<Received, SmtpError> {
         if self.is_closed() {
             return Err(SmtpError::SessionUnusable);
