@@ -356,16 +356,8 @@ impl Session {
             }
             return Ok(());
         }
-        let expected: &[u16] = match stage {
-            Stage::Greeting | Stage::StartTls => &[220],
-            Stage::Ehlo | Stage::Helo | Stage::MailFrom | Stage::DataEnd | Stage::Bdat => &[250],
-            Stage::Rset | Stage::Noop => &[250],
-            Stage::RcptTo => &[250, 251],
-            Stage::Auth => &[235, 334],
-            Stage::Data => &[354],
-            Stage::Quit => &[221],
-        };
-        if !expected.contains(&code.get()) {
+        let [a, b] = expected_codes(stage);
+        if code.get() != a && code.get() != b {
             return self.fatal(ProtocolViolation::UnexpectedCode {
                 stage,
                 code: code.get(),
@@ -398,6 +390,19 @@ impl Session {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// The positive reply codes that may answer `stage` (one of them twice when only one may).
+const fn expected_codes(stage: Stage) -> [u16; 2] {
+    match stage {
+        Stage::Greeting | Stage::StartTls => [220, 220],
+        Stage::Ehlo | Stage::Helo | Stage::MailFrom | Stage::DataEnd | Stage::Bdat => [250, 250],
+        Stage::Rset | Stage::Noop => [250, 250],
+        Stage::RcptTo => [250, 251],
+        Stage::Auth => [235, 334],
+        Stage::Data => [354, 354],
+        Stage::Quit => [221, 221],
     }
 }
 
