@@ -180,11 +180,16 @@ pub const MAX_LINE: usize = 998;
 /// The length in octets of the longest line of `message`, line endings (CRLF, bare CR or
 /// bare LF, as the encoder normalizes them) excluded, before dot-stuffing.
 pub fn longest_line(message: &[u8]) -> usize {
-    message
-        .split(|&b| b == b'\n' || b == b'\r')
-        .map(<[u8]>::len)
-        .max()
-        .unwrap_or(0)
+    let (mut longest, mut len) = (0, 0);
+    for &b in message {
+        if b == b'\n' || b == b'\r' {
+            len = 0;
+        } else {
+            len += 1;
+            longest = longest.max(len);
+        }
+    }
+    longest
 }
 
 /// The size of `message` as sent in BDAT chunks: every line ending counted as CRLF, a
