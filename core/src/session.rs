@@ -342,6 +342,8 @@ impl Session {
     }
 
     /// Apply a complete reply to the state.
+    // Not inlined into `receive`: a smaller firmware.
+    #[inline(never)]
     fn on_reply(&mut self, stage: Stage, reply: &Reply, last_text: &[u8]) -> Result<(), SmtpError> {
         let code = reply.code;
         if code == ReplyCode::SERVICE_UNAVAILABLE {
