@@ -36,63 +36,98 @@ fn err(field: InputField, reason: InvalidReason) -> SmtpError {
     SmtpError::invalid(field, reason)
 }
 
-/// Refuse control characters anywhere: C0, DEL, C1, and the Unicode line and paragraph
-/// separators.
-fn check_controls(s: &str, field: InputField) -> Result<(), SmtpError> {
-    if s.chars()
-        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
-    {
-        return Err(err(field, InvalidReason::ControlCharacter));
-    }
-    Ok(())
+/// Whether `s` (valid UTF-8) holds a control character: C0, DEL, C1 (U+0080-U+009F,
+/// `C2 80`-`C2 9F`), or the Unicode line and paragraph separators (U+2028, U+2029,
+/// `E2 80 A8`-`E2 80 A9`). Works on bytes: in valid UTF-8, `C2` and `E2` are always
+/// lead bytes, so the last two or three bytes seen identify the character exactly.
+fn has_control(s: &[u8]) -> bool {
+    let mut w: u32 = 0;
+    s.iter().any(|&b| {
+        w = (w << 8) | u32::from(b);
+        b < 0x20
+            || b == 0x7f
+            || (0xc280..=0xc29f).contains(&(w & 0xffff))
+            || (0xe2_80a8..=0xe2_80a9).contains(&(w & 0xff_ffff))
+    })
 }
 
-/// RFC 5321 `atext` (RFC 5322 section 3.2.3), widened to any non-ASCII character by
-/// RFC 6531.
-fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b) || b >= 0x80
+/// Byte classes for ASCII, as bitmaps of 128 bits.
+const fn class_map(chars: &[u8]) -> [u8; 16] {
+    let mut map = [0u8; 16];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        let mut hit = b.is_ascii_alphanumeric();
+        let mut j = 0;
+        while j < chars.len() {
+            hit |= chars[j] == b;
+            j += 1;
+        }
+        if hit {
+            map[i / 8] |= 1 << (i % 8);
+        }
+        i += 1;
+    }
+    map
 }
 
-fn check_local_part(local: &[u8], field: InputField) -> Result<(), SmtpError> {
-    if local.is_empty() {
-        return Err(err(field, InvalidReason::Syntax));
+/// RFC 5321 `atext` (RFC 5322 section 3.2.3), ASCII part.
+const ATEXT: [u8; 16] = class_map(b"!#$%&'*+-/=?^_`{|}~");
+/// Letters, digits and hyphen (domain labels).
+const LDH: [u8; 16] = class_map(b"-");
+/// What an address literal may hold.
+const LITERAL: [u8; 16] = class_map(b".:-");
+
+/// Whether ASCII byte `b` is in `map` (bytes from 0x80 never are).
+fn in_class(map: &[u8; 16], b: u8) -> bool {
+    b < 0x80 && map[usize::from(b >> 3) & 15] & (1 << (b & 7)) != 0
+}
+
+/// The reason to give for a byte the grammar does not allow.
+fn bad_byte(b: u8) -> InvalidReason {
+    if b == b' ' || b == b'<' || b == b'>' {
+        InvalidReason::ForbiddenCharacter
+    } else {
+        InvalidReason::Syntax
     }
+}
+
+fn check_local_part(local: &[u8]) -> Result<(), InvalidReason> {
     if local.len() > MAX_LOCAL_PART {
-        return Err(err(field, InvalidReason::TooLong(MAX_LOCAL_PART)));
+        return Err(InvalidReason::TooLong(MAX_LOCAL_PART));
     }
     if let [b'"', inner @ .., b'"'] = local {
         // Quoted-string: qtextSMTP or quoted-pair.
         let mut escaped = false;
         for &b in inner {
-            if escaped {
-                escaped = false;
-                if !(0x20..=0x7e).contains(&b) && b < 0x80 {
-                    return Err(err(field, InvalidReason::Syntax));
-                }
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' || !((0x20..=0x7e).contains(&b) || b >= 0x80) {
-                return Err(err(field, InvalidReason::Syntax));
+            let printable = b >= 0x20 && b != 0x7f;
+            if !printable || (!escaped && b == b'"') {
+                return Err(InvalidReason::Syntax);
             }
+            escaped = !escaped && b == b'\\';
         }
-        if escaped {
-            return Err(err(field, InvalidReason::Syntax));
-        }
-        return Ok(());
+        return if escaped {
+            Err(InvalidReason::Syntax)
+        } else {
+            Ok(())
+        };
     }
-    // Dot-string: atoms separated by single dots.
-    for atom in local.split(|&b| b == b'.') {
-        if atom.is_empty() {
-            return Err(err(field, InvalidReason::Syntax));
+    // Dot-string: atoms separated by single dots (an empty local part is one empty atom).
+    let mut atom_start = true;
+    for &b in local {
+        if b == b'.' {
+            if atom_start {
+                return Err(InvalidReason::Syntax);
+            }
+            atom_start = true;
+        } else if in_class(&ATEXT, b) || b >= 0x80 {
+            atom_start = false;
+        } else {
+            return Err(bad_byte(b));
         }
-        if let Some(&b) = atom.iter().find(|&&b| !is_atext(b)) {
-            let reason = if b == b' ' || b == b'<' || b == b'>' {
-                InvalidReason::ForbiddenCharacter
-            } else {
-                InvalidReason::Syntax
-            };
-            return Err(err(field, reason));
-        }
+    }
+    if atom_start {
+        return Err(InvalidReason::Syntax);
     }
     Ok(())
 }
@@ -103,48 +138,46 @@ fn check_local_part(local: &[u8], field: InputField) -> Result<(), SmtpError> {
 /// otherwise only letters, digits and hyphens. The return value tells whether the domain
 /// is non-ASCII.
 pub fn check_domain(domain: &str, field: InputField, allow_utf8: bool) -> Result<bool, SmtpError> {
-    check_controls(domain, field)?;
     let bytes = domain.as_bytes();
+    if has_control(bytes) {
+        return Err(err(field, InvalidReason::ControlCharacter));
+    }
+    domain_syntax(bytes, allow_utf8).map_err(|r| err(field, r))
+}
+
+/// [`check_domain`] after the control character check.
+fn domain_syntax(bytes: &[u8], allow_utf8: bool) -> Result<bool, InvalidReason> {
     if bytes.is_empty() {
-        return Err(err(field, InvalidReason::Empty));
+        return Err(InvalidReason::Empty);
     }
     if bytes.len() > MAX_DOMAIN {
-        return Err(err(field, InvalidReason::TooLong(MAX_DOMAIN)));
+        return Err(InvalidReason::TooLong(MAX_DOMAIN));
     }
     if let [b'[', inner @ .., b']'] = bytes {
-        let ok = !inner.is_empty()
-            && inner
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b".:-".contains(&b));
-        return if ok {
+        return if !inner.is_empty() && inner.iter().all(|&b| in_class(&LITERAL, b)) {
             Ok(false)
         } else {
-            Err(err(field, InvalidReason::Syntax))
+            Err(InvalidReason::Syntax)
         };
     }
     let mut non_ascii = false;
     for label in bytes.split(|&b| b == b'.') {
         if label.is_empty() || label.len() > 63 {
-            return Err(err(field, InvalidReason::Syntax));
+            return Err(InvalidReason::Syntax);
         }
         if label.first() == Some(&b'-') || label.last() == Some(&b'-') {
-            return Err(err(field, InvalidReason::Syntax));
+            return Err(InvalidReason::Syntax);
         }
         for &b in label {
             if b >= 0x80 {
                 non_ascii = true;
-            } else if !(b.is_ascii_alphanumeric() || b == b'-') {
-                let reason = if b == b' ' || b == b'<' || b == b'>' {
-                    InvalidReason::ForbiddenCharacter
-                } else {
-                    InvalidReason::Syntax
-                };
-                return Err(err(field, reason));
+            } else if !in_class(&LDH, b) {
+                return Err(bad_byte(b));
             }
         }
     }
     if non_ascii && !allow_utf8 {
-        return Err(err(field, InvalidReason::NonAscii));
+        return Err(InvalidReason::NonAscii);
     }
     Ok(non_ascii)
 }
@@ -169,38 +202,45 @@ pub fn check_mailbox(
     field: InputField,
     allow_null: bool,
 ) -> Result<MailboxInfo, SmtpError> {
-    check_controls(addr, field)?;
-    if addr.is_empty() {
+    mailbox(addr.as_bytes(), allow_null).map_err(|r| err(field, r))
+}
+
+fn mailbox(bytes: &[u8], allow_null: bool) -> Result<MailboxInfo, InvalidReason> {
+    if has_control(bytes) {
+        return Err(InvalidReason::ControlCharacter);
+    }
+    if bytes.is_empty() {
         return if allow_null {
             Ok(MailboxInfo {
                 needs_smtputf8: false,
                 is_null: true,
             })
         } else {
-            Err(err(field, InvalidReason::Empty))
+            Err(InvalidReason::Empty)
         };
     }
-    if addr.len() + 2 > MAX_PATH {
-        return Err(err(field, InvalidReason::TooLong(MAX_PATH - 2)));
+    if bytes.len() > MAX_PATH - 2 {
+        return Err(InvalidReason::TooLong(MAX_PATH - 2));
     }
-    let bytes = addr.as_bytes();
     // Angle brackets can only appear inside a quoted local part; refuse them anywhere
     // to keep the path unambiguous for every server.
     if bytes.iter().any(|&b| b == b'<' || b == b'>') {
-        return Err(err(field, InvalidReason::ForbiddenCharacter));
+        return Err(InvalidReason::ForbiddenCharacter);
     }
-    if !allow_null && addr.eq_ignore_ascii_case("postmaster") {
+    if !allow_null && bytes.eq_ignore_ascii_case(b"postmaster") {
         return Ok(MailboxInfo {
             needs_smtputf8: false,
             is_null: false,
         });
     }
-    let Some((local, domain)) = addr.rsplit_once('@') else {
-        return Err(err(field, InvalidReason::Syntax));
+    let Some(at) = bytes.iter().rposition(|&b| b == b'@') else {
+        return Err(InvalidReason::Syntax);
     };
-    let local = local.as_bytes();
-    check_local_part(local, field)?;
-    let domain_utf8 = check_domain(domain, field, true)?;
+    let Some((local, [_, domain @ ..])) = bytes.split_at_checked(at) else {
+        return Err(InvalidReason::Syntax);
+    };
+    check_local_part(local)?;
+    let domain_utf8 = domain_syntax(domain, true)?;
     Ok(MailboxInfo {
         needs_smtputf8: domain_utf8 || !local.is_ascii(),
         is_null: false,

@@ -118,21 +118,33 @@ pub enum Capability {
 }
 
 impl Capability {
-    const FLAGS: [(Capability, &'static [u8]); 8] = [
-        (Capability::StartTls, b"STARTTLS"),
-        (Capability::Pipelining, b"PIPELINING"),
-        (Capability::EightBitMime, b"8BITMIME"),
-        (Capability::SmtpUtf8, b"SMTPUTF8"),
-        (Capability::Chunking, b"CHUNKING"),
-        (Capability::Dsn, b"DSN"),
-        (Capability::EnhancedStatusCodes, b"ENHANCEDSTATUSCODES"),
-        (Capability::BinaryMime, b"BINARYMIME"),
+    /// The keywords, in the order of the variants: keyword `i` is the variant with bit
+    /// `1 << i`.
+    const KEYWORDS: [&'static [u8]; 10] = [
+        b"STARTTLS",
+        b"PIPELINING",
+        b"8BITMIME",
+        b"SMTPUTF8",
+        b"CHUNKING",
+        b"DSN",
+        b"ENHANCEDSTATUSCODES",
+        b"AUTH",
+        b"SIZE",
+        b"BINARYMIME",
     ];
 
     const fn bit(self) -> u16 {
         1 << (self as u16)
     }
 }
+
+const _: () = assert!(
+    Capability::StartTls as usize == 0
+        && Capability::EnhancedStatusCodes as usize == 6
+        && Capability::Auth as usize == 7
+        && Capability::Size as usize == 8
+        && Capability::BinaryMime as usize == 9
+);
 
 /// What the server offered in its last EHLO reply.
 ///
@@ -191,31 +203,37 @@ impl Capabilities {
     /// # Ok(())
     /// # }
     /// ```
+    // Called once per EHLO line; not inlined: a smaller firmware.
+    #[inline(never)]
     pub fn fold_line(&mut self, line: &[u8]) -> Result<(), MalformedReply> {
         let line = trim(line);
-        let (keyword, params) = match line.iter().position(|&b| b == b' ' || b == b'=') {
-            Some(i) => (&line[..i], &line[i + 1..]),
-            None => (line, &line[line.len()..]),
-        };
-        if keyword.is_empty() {
-            // Empty lines carry nothing; a bad keyword is not worth failing the session.
-            return Ok(());
-        }
-        if let Some((cap, _)) = Capability::FLAGS
+        let (keyword, params) = match line
             .iter()
-            .find(|(_, name)| keyword.eq_ignore_ascii_case(name))
+            .position(|&b| b == b' ' || b == b'=')
+            .and_then(|i| line.split_at_checked(i))
         {
-            self.set(*cap);
-        } else if keyword.eq_ignore_ascii_case(b"SIZE") {
+            Some((keyword, [_, params @ ..])) => (keyword, params),
+            _ => (line, &[][..]),
+        };
+        // Unknown keywords, and empty lines (no keyword is empty), carry nothing; a bad
+        // keyword is not worth failing the session.
+        let Some(i) = Capability::KEYWORDS
+            .iter()
+            .position(|name| keyword.eq_ignore_ascii_case(name))
+        else {
+            return Ok(());
+        };
+        if i == Capability::Size as usize {
             self.set(Capability::Size);
             let params = trim(params);
             if !params.is_empty() {
                 let n = parse_u64(params).ok_or(MalformedReply::BadCapability)?;
                 self.size = if n == 0 { None } else { Some(n) };
             }
-        } else if keyword.eq_ignore_ascii_case(b"AUTH") {
-            // Also covers the pre-standard `AUTH=PLAIN LOGIN` form.
-            for name in params.split(|&b| b == b' ').filter(|n| !n.is_empty()) {
+        } else if i == Capability::Auth as usize {
+            // Also covers the pre-standard `AUTH=PLAIN LOGIN` form. Empty names (runs of
+            // spaces) match no mechanism.
+            for name in params.split(|&b| b == b' ') {
                 if let Some(m) = Mechanism::from_name(name) {
                     self.auth.insert(m);
                 }
@@ -223,6 +241,8 @@ impl Capabilities {
             if !self.auth.is_empty() {
                 self.set(Capability::Auth);
             }
+        } else {
+            self.flags |= 1 << i;
         }
         Ok(())
     }

@@ -132,12 +132,16 @@ impl<'a> LineWriter<'a> {
         self.put(&digits[i..]);
     }
 
+    #[cfg(feature = "dsn")]
     pub(crate) fn finish(self) -> Result<usize, SmtpError> {
-        if self.pos > self.buf.len() {
-            Err(SmtpError::BufferTooSmall { needed: self.pos })
-        } else {
-            Ok(self.pos)
-        }
+        self.written().map(<[u8]>::len)
+    }
+
+    /// What was written, or how much room it needed.
+    fn written(&self) -> Result<&[u8], SmtpError> {
+        self.buf
+            .get(..self.pos)
+            .ok_or(SmtpError::BufferTooSmall { needed: self.pos })
     }
 }
 
@@ -156,9 +160,9 @@ impl Command<'_> {
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, SmtpError> {
         let mut w = LineWriter::new(out);
         let field = self.write(&mut w);
-        let n = w.finish()?;
-        check_line(&out[..n], field)?;
-        Ok(n)
+        let line = w.written()?;
+        check_line(line, field)?;
+        Ok(line.len())
     }
 
     /// The length of the encoded line, CRLF included, without encoding it anywhere.

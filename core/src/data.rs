@@ -98,48 +98,34 @@ impl DataEncoder {
     pub fn encode(&mut self, input: &[u8], out: &mut [u8]) -> (usize, usize) {
         let mut consumed = 0;
         let mut written = 0;
-        for &b in input {
-            if out.len() - written < 2 {
+        while let Some(&b) = input.get(consumed) {
+            let Some([o0, o1, ..]) = out.get_mut(written..) else {
                 break;
-            }
-            if self.pending_cr {
-                self.pending_cr = false;
-                out[written] = b'\r';
-                out[written + 1] = b'\n';
+            };
+            if self.pending_cr || b == b'\n' {
+                // A line ending: the pending CR's (its LF, if this is one, goes with it),
+                // or a bare LF. A byte after a pending CR is handled on the next turn.
+                *o0 = b'\r';
+                *o1 = b'\n';
                 written += 2;
                 self.mid_line = false;
                 self.line_len = 0;
-                if b == b'\n' {
-                    // The LF of a CRLF pair: already written.
+                if !core::mem::take(&mut self.pending_cr) || b == b'\n' {
                     consumed += 1;
-                    continue;
                 }
-                if out.len() - written < 2 {
-                    break;
-                }
+                continue;
             }
-            match b {
-                b'\r' => self.pending_cr = true,
-                b'\n' => {
-                    out[written] = b'\r';
-                    out[written + 1] = b'\n';
-                    written += 2;
-                    self.mid_line = false;
-                    self.line_len = 0;
-                }
-                b'.' if !self.mid_line && !self.chunked => {
-                    out[written] = b'.';
-                    out[written + 1] = b'.';
-                    written += 2;
-                    self.mid_line = true;
-                    self.count_octet();
-                }
-                _ => {
-                    out[written] = b;
+            if b == b'\r' {
+                self.pending_cr = true;
+            } else {
+                if b == b'.' && !self.mid_line && !self.chunked {
+                    *o1 = b'.';
                     written += 1;
-                    self.mid_line = true;
-                    self.count_octet();
                 }
+                *o0 = b;
+                written += 1;
+                self.mid_line = true;
+                self.count_octet();
             }
             consumed += 1;
         }
@@ -194,11 +180,16 @@ pub const MAX_LINE: usize = 998;
 /// The length in octets of the longest line of `message`, line endings (CRLF, bare CR or
 /// bare LF, as the encoder normalizes them) excluded, before dot-stuffing.
 pub fn longest_line(message: &[u8]) -> usize {
-    message
-        .split(|&b| b == b'\n' || b == b'\r')
-        .map(<[u8]>::len)
-        .max()
-        .unwrap_or(0)
+    let (mut longest, mut len) = (0, 0);
+    for &b in message {
+        if b == b'\n' || b == b'\r' {
+            len = 0;
+        } else {
+            len += 1;
+            longest = longest.max(len);
+        }
+    }
+    longest
 }
 
 /// The size of `message` as sent in BDAT chunks: every line ending counted as CRLF, a

@@ -20,9 +20,8 @@
 //! This module never panics.
 
 use crate::error::MalformedReply;
-use nom::bytes::complete::{tag, take_while_m_n};
-use nom::character::complete::one_of;
-use nom::combinator::{eof, opt};
+use nom::bytes::complete::take_while_m_n;
+use nom::combinator::eof;
 use nom::{IResult, Parser};
 
 /// A reply code from 200 to 599 (RFC 5321 section 4.2.1).
@@ -251,40 +250,56 @@ fn frame_line(buf: &[u8], max_line: usize) -> Result<Option<usize>, MalformedRep
     Ok(None)
 }
 
-fn is_digit(b: u8) -> bool {
-    b.is_ascii_digit()
+/// Parser results; the error carries nothing (every failure maps to one
+/// [`MalformedReply`] variant, or to "no enhanced status code").
+type Res<'a, T> = IResult<&'a [u8], T, ()>;
+
+/// `min` to `max` bytes matching `pred`. One instance of the nom parser serves every
+/// byte class (a function pointer, not a closure type per use).
+fn span(input: &[u8], min: usize, max: usize, pred: fn(u8) -> bool) -> Res<'_, &[u8]> {
+    take_while_m_n(min, max, pred).parse(input)
 }
 
-fn number(digits: &[u8]) -> u16 {
-    // At most three ASCII digits: cannot overflow u16.
-    digits
+/// `min` to `max` (at most three) ASCII digits, as a number: cannot overflow `u16`.
+fn number(input: &[u8], min: usize, max: usize) -> Res<'_, u16> {
+    let (rest, digits) = span(input, min, max, |b| b.is_ascii_digit())?;
+    let n = digits
         .iter()
-        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'))
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    Ok((rest, n))
 }
 
-fn code_and_separator(input: &[u8]) -> IResult<&[u8], (&[u8], Option<char>)> {
-    let (rest, digits) = take_while_m_n(3, 3, is_digit)(input)?;
-    let (rest, sep) = nom::branch::alt((one_of(" -").map(Some), eof.map(|_| None))).parse(rest)?;
-    Ok((rest, (digits, sep)))
+/// The reply code and whether a `-` follows it (more lines to come); a space or the end
+/// of the line may follow instead.
+fn code_and_separator(input: &[u8]) -> Res<'_, (u16, bool)> {
+    let (rest, code) = number(input, 3, 3)?;
+    let (rest, sep) = span(rest, 0, 1, |b| b == b' ' || b == b'-')?;
+    if sep.is_empty() {
+        eof(rest)?;
+    }
+    Ok((rest, (code, sep == b"-")))
 }
 
-fn enhanced_status(input: &[u8]) -> IResult<&[u8], EnhancedStatus> {
-    let (rest, (class, _, subject, _, detail, _)) = (
-        one_of("245"),
-        tag(&b"."[..]),
-        take_while_m_n(1, 3, is_digit),
-        tag(&b"."[..]),
-        take_while_m_n(1, 3, is_digit),
-        nom::branch::alt((tag(&b" "[..]), eof)),
-    )
-        .parse(input)?;
-    let (rest, _) = opt(take_while_m_n(0, usize::MAX, |b| b == b' ')).parse(rest)?;
+fn enhanced_status(input: &[u8]) -> Res<'_, EnhancedStatus> {
+    let (rest, class) = number(input, 1, 1)?;
+    let (rest, _) = span(rest, 1, 1, |b| b == b'.')?;
+    let (rest, subject) = number(rest, 1, 3)?;
+    let (rest, _) = span(rest, 1, 1, |b| b == b'.')?;
+    let (rest, detail) = number(rest, 1, 3)?;
+    // At least one space, or the end of the line.
+    let (rest, spaces) = span(rest, 0, usize::MAX, |b| b == b' ')?;
+    if spaces.is_empty() {
+        eof(rest)?;
+    }
+    if !matches!(class, 2 | 4 | 5) {
+        return Err(nom::Err::Error(()));
+    }
     Ok((
         rest,
         EnhancedStatus {
-            class: class as u8 - b'0',
-            subject: number(subject),
-            detail: number(detail),
+            class: class as u8,
+            subject,
+            detail,
         },
     ))
 }
@@ -303,9 +318,9 @@ fn enhanced_status(input: &[u8]) -> IResult<&[u8], EnhancedStatus> {
 /// # }
 /// ```
 pub fn parse_line(line: &[u8]) -> Result<ReplyLine<'_>, MalformedReply> {
-    let (text, (digits, sep)) = code_and_separator(line).map_err(|_| MalformedReply::BadCode)?;
-    let code = ReplyCode::new(number(digits)).ok_or(MalformedReply::CodeOutOfRange)?;
-    let last = sep != Some('-');
+    let (text, (code, more)) = code_and_separator(line).map_err(|_| MalformedReply::BadCode)?;
+    let code = ReplyCode::new(code).ok_or(MalformedReply::CodeOutOfRange)?;
+    let last = !more;
     let (text, enhanced) = match enhanced_status(text) {
         Ok((rest, e)) if e.class == code.class() => (rest, Some(e)),
         _ => (text, None),
