@@ -912,6 +912,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             pipelining: self.config.pipelining && caps.has(Capability::Pipelining),
             #[cfg(feature = "chunking")]
             chunking: self.config.chunking && caps.has(Capability::Chunking),
+            reset: true,
             at: MailAt::Start,
             transfer: Transfer::None,
             queued: 0,
@@ -1062,8 +1063,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             Job::Quit(at) => self.quit_step(at, input),
             Job::Mail(m) => match self.mail_step(m, input) {
                 Ok(step) => Ok(step),
-                Err((e, reset)) => {
-                    if reset && !self.session.is_closed() && self.queue(Command::Rset).is_ok() {
+                Err(e) => {
+                    if m.reset && !self.session.is_closed() && self.queue(Command::Rset).is_ok() {
                         // Leave the connection ready for the next message; the original
                         // error is what the caller needs to see.
                         m.at = MailAt::Reset(e);
@@ -1394,7 +1395,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         Ok(Step::Close)
     }
 
-    /// One mail transaction. On error, the flag says whether RSET should follow.
+    /// One mail transaction. On error, RSET follows unless `m.reset` was cleared (RSET
+    /// is never written on a closed session, nor outside [`Phase::Ready`]).
     ///
     /// Replies are handled one at a time in the order of the commands
     /// ([`mail_reply`](Self::mail_reply)); decisions that depend on several replies
@@ -1402,12 +1404,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// command sent so far is answered ([`mail_decide`](Self::mail_decide)). So the same
     /// code runs with and without PIPELINING: without it, one command is answered at a
     /// time.
-    fn mail_step(
-        &mut self,
-        m: &mut MailJob<'_>,
-        input: Input<'_>,
-    ) -> Result<Step, (SmtpError, bool)> {
-        let fatal = |e| (e, true);
+    fn mail_step(&mut self, m: &mut MailJob<'_>, input: Input<'_>) -> Result<Step, SmtpError> {
         if let MailAt::Reset(e) = m.at {
             // The RSET after a failure, and any reply of the flight still due before it:
             // read them all while they come; their outcome (even a failure or a
@@ -1415,26 +1412,28 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             if input.is_ok() && self.session.outstanding() > 0 {
                 return Ok(Step::Exchange);
             }
-            return Err((e, false));
+            m.reset = false;
+            return Err(e);
         }
-        let reply = input.map_err(fatal)?;
+        let reply = input?;
         match m.at {
             MailAt::Start => {
                 if self.session.phase() != Phase::Ready {
-                    return Err((SmtpError::SessionUnusable, false));
+                    // No RSET follows: the session refuses it outside `Ready`.
+                    return Err(SmtpError::SessionUnusable);
                 }
                 let (from, params) = (m.from, m.params);
-                self.queue(Command::Mail { from, params }).map_err(fatal)?;
+                self.queue(Command::Mail { from, params })?;
                 if m.pipelining {
                     m.at = MailAt::Commands;
-                    return self.flight_step(m).map_err(fatal);
+                    return self.flight_step(m);
                 }
                 m.at = MailAt::Replies;
                 Ok(Step::Exchange)
             }
-            MailAt::Commands => self.flight_step(m).map_err(fatal),
+            MailAt::Commands => self.flight_step(m),
             MailAt::Replies => {
-                let reply = got(reply).map_err(fatal)?;
+                let reply = got(reply)?;
                 self.mail_reply(m, reply)?;
                 if self.session.outstanding() > 0 {
                     // More replies of the flight to read (the flush is a no-op).
@@ -1442,10 +1441,10 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 }
                 self.mail_decide(m)
             }
-            MailAt::Body => self.body_step(m).map_err(fatal),
+            MailAt::Body => self.body_step(m),
             #[cfg(feature = "chunking")]
             MailAt::Window => {
-                let reply = got(reply).map_err(fatal)?;
+                let reply = got(reply)?;
                 self.mail_reply(m, reply)?;
                 if m.transfer_rejection.is_some() {
                     // Stop sending chunks; read what is left, then report.
@@ -1466,9 +1465,11 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             }
             // The reply to the lone end-of-data line: the transaction is over whatever
             // it says.
-            MailAt::Dot(e) => Err((e, false)),
             // Handled before the match.
-            MailAt::Reset(e) => Err((e, false)),
+            MailAt::Dot(e) | MailAt::Reset(e) => {
+                m.reset = false;
+                Err(e)
+            }
         }
     }
 
@@ -1540,11 +1541,11 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// Take one reply of the transaction into account. Only a 421 stops at once.
-    fn mail_reply(&mut self, m: &mut MailJob<'_>, reply: &Reply) -> Result<(), (SmtpError, bool)> {
+    fn mail_reply(&mut self, m: &mut MailJob<'_>, reply: &Reply) -> Result<(), SmtpError> {
         let stage = self.reply_stage;
         if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
             // The session closed itself: nothing more can be written.
-            return Err((self.rejected(stage, reply), false));
+            return Err(self.rejected(stage, reply));
         }
         if stage == Stage::RcptTo {
             let index = m.answered;
@@ -1585,8 +1586,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// Every command sent so far is answered: what comes next.
-    fn mail_decide(&mut self, m: &mut MailJob<'_>) -> Result<Step, (SmtpError, bool)> {
-        let fatal = |e| (e, true);
+    fn mail_decide(&mut self, m: &mut MailJob<'_>) -> Result<Step, SmtpError> {
         if let Some(r) = m.mail_rejection {
             return self.mail_fail(m, SmtpError::Rejected(r));
         }
@@ -1596,7 +1596,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 to,
                 params: m.rcpt_params,
             };
-            self.queue(cmd).map_err(fatal)?;
+            self.queue(cmd)?;
             m.queued += 1;
             return Ok(Step::Exchange);
         }
@@ -1619,19 +1619,22 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             return Ok(Step::Done);
         }
         match m.transfer {
-            Transfer::None => self.start_transfer(m).map_err(fatal),
+            Transfer::None => self.start_transfer(m),
             Transfer::Data if m.got_354 => {
                 m.got_354 = false;
-                self.session.queue_expected(Stage::DataEnd).map_err(fatal)?;
+                self.session.queue_expected(Stage::DataEnd)?;
                 m.at = MailAt::Body;
                 if m.known.is_some() {
-                    return self.body_step(m).map_err(fatal);
+                    return self.body_step(m);
                 }
                 Ok(Step::ReadBody)
             }
             // Every reply was checked by the session: DATA is answered 354 or refused,
             // the last BDAT chunk 250 or refused.
-            _ => Err((SmtpError::SessionUnusable, false)),
+            _ => {
+                m.reset = false;
+                Err(SmtpError::SessionUnusable)
+            }
         }
     }
 
@@ -1664,7 +1667,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// (RFC 2920 section 3.1) and nothing else; otherwise RSET follows, except after a
     /// refusal of the DATA end of message, which ends the transaction by itself (RFC
     /// 5321 section 4.1.1.4).
-    fn mail_fail(&mut self, m: &mut MailJob<'_>, e: SmtpError) -> Result<Step, (SmtpError, bool)> {
+    fn mail_fail(&mut self, m: &mut MailJob<'_>, e: SmtpError) -> Result<Step, SmtpError> {
         if m.got_354 {
             m.got_354 = false;
             let sent = self
@@ -1677,15 +1680,19 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                     Ok(Step::Exchange)
                 }
                 Err(_) => {
-                    // Cannot happen (the buffer is empty here); never leave DATA open.
+                    // Cannot happen (the buffer is empty here); never leave DATA open
+                    // (no RSET on the closed session).
                     self.session.close();
-                    Err((e, false))
+                    Err(e)
                 }
             };
         }
-        let data_end = matches!(e, SmtpError::Rejected(r) if r.stage == Stage::DataEnd)
-            && m.transfer == Transfer::Data;
-        Err((e, !data_end))
+        if matches!(e, SmtpError::Rejected(r) if r.stage == Stage::DataEnd)
+            && m.transfer == Transfer::Data
+        {
+            m.reset = false;
+        }
+        Err(e)
     }
 
     /// Encode the message into the transmit buffer: from `known`, or from the chunk of a
@@ -2197,6 +2204,8 @@ struct MailJob<'a> {
     pipelining: bool,
     #[cfg(feature = "chunking")]
     chunking: bool,
+    /// RSET follows a failure (cleared where the transaction is over without it).
+    reset: bool,
     at: MailAt,
     transfer: Transfer,
     /// RCPT TO commands sent so far.
