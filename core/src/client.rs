@@ -30,8 +30,8 @@ use crate::capabilities::{Capabilities, Capability, Mechanism};
 use crate::command::{Command, MailParams, RcptParams};
 use crate::data::{DataEncoder, FINISH_MAX, MAX_LINE};
 use crate::error::{
-    AuthError, Extension, InputField, InvalidReason, Rejection, ScramError, SmtpError, Stage,
-    TlsError,
+    AuthError, Extension, InputField, InvalidReason, MalformedReply, Rejection, ScramError,
+    SmtpError, Stage, TlsError,
 };
 use crate::reply::{Reply, ReplyCode, ReplyText};
 use crate::session::{Phase, Received, Session};
@@ -806,6 +806,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 
     /// Validate the whole envelope and the options against the server's capabilities
     /// before anything is written, and choose the parameters and the transfer method.
+    #[inline(never)]
     fn prepare<'a>(
         &self,
         from: &'a str,
@@ -963,15 +964,60 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 step
             };
             last = None;
-            // One wait per turn, raced against the limit for what it waits for.
+            // One wait per turn, raced against the limit for what it waits for. The I/O is
+            // written out here rather than in `async fn` helpers: each nested async fn
+            // adds a state machine of its own (about 700 bytes of Cortex-M code for the
+            // write and the reply reading, measured).
             #[cfg(feature = "timeouts")]
             let (limit, stage) = self.limit(&step);
             let result = {
                 let io = pin!(async {
                     match step {
                         Step::Done => Ok(None),
-                        Step::Exchange | Step::Send => self.flush().await.map(|()| None),
-                        Step::Receive => self.read_reply().await.map(Some),
+                        Step::Exchange | Step::Send if self.tx_len == 0 => Ok(None),
+                        Step::Exchange | Step::Send => {
+                            let n = core::mem::replace(&mut self.tx_len, 0);
+                            let written = match self.transport.write_all(&self.tx[..n]).await {
+                                Ok(()) => self.transport.flush().await,
+                                Err(e) => Err(e),
+                            };
+                            match written {
+                                Ok(()) => Ok(None),
+                                Err(e) => {
+                                    self.session.close();
+                                    Err(io(e))
+                                }
+                            }
+                        }
+                        // Read until the session completes one reply.
+                        Step::Receive => loop {
+                            match self.session.receive(&self.rx[..self.rx_len]) {
+                                Ok(Received::Reply {
+                                    consumed,
+                                    reply,
+                                    stage,
+                                }) => break Ok(Some(self.took_reply(consumed, stage, reply))),
+                                Ok(Received::NeedMore { consumed }) => self.consume(consumed),
+                                Err(e) => break Err(e),
+                            }
+                            if self.rx_len == RX {
+                                // Cannot happen: the parser caps lines at RX. Fail closed
+                                // all the same.
+                                self.session.close();
+                                break Err(MalformedReply::LineTooLong { limit: RX }.into());
+                            }
+                            match self.transport.read(&mut self.rx[self.rx_len..]).await {
+                                Ok(0) => {
+                                    self.session.close();
+                                    break Err(SmtpError::ConnectionClosed);
+                                }
+                                Ok(n) => self.rx_len += n,
+                                Err(e) => {
+                                    self.session.close();
+                                    break Err(io(e));
+                                }
+                            }
+                        },
                         Step::Upgrade => match self.transport.upgrade_to_tls().await {
                             Ok(()) => Ok(None),
                             Err(e) => {
@@ -1267,7 +1313,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// The response line to a 334 challenge (the challenge text is at the start of the
-    /// receive buffer, see [`Self::read_reply`]).
+    /// receive buffer, see [`Self::took_reply`]).
     fn answer(&mut self, a: &mut AuthJob<'_>) -> Result<Line, SmtpError> {
         Ok(match a.mech {
             Mechanism::Login if a.challenges == 1 => Line::LoginUser,
@@ -1840,70 +1886,26 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         Ok(())
     }
 
-    /// Write the transmit buffer to the transport.
-    async fn flush(&mut self) -> Result<(), SmtpError> {
-        if self.tx_len == 0 {
-            return Ok(());
+    /// The bookkeeping of a reply the session completed with the first `consumed`
+    /// bytes of the receive buffer.
+    fn took_reply(&mut self, consumed: usize, stage: Stage, reply: Reply) -> Reply {
+        // Keep the text of a 334 challenge: moved to the start of the (then empty)
+        // receive buffer for the AUTH step to decode.
+        let challenge = if stage == Stage::Auth && reply.code == ReplyCode::AUTH_CHALLENGE {
+            last_line_text(self.rx.get(..consumed).unwrap_or_default())
+        } else {
+            None
+        };
+        self.consume(consumed);
+        self.challenge_len = 0;
+        if let (Some(text), 0) = (challenge, self.rx_len) {
+            self.challenge_len = text.len();
+            self.rx.copy_within(text, 0);
         }
-        let n = core::mem::replace(&mut self.tx_len, 0);
-        let result = async {
-            self.transport.write_all(&self.tx[..n]).await.map_err(io)?;
-            self.transport.flush().await.map_err(io)
-        }
-        .await;
-        if result.is_err() {
-            self.session.close();
-        }
-        result
-    }
-
-    /// Read until the session completes one reply.
-    async fn read_reply(&mut self) -> Result<Reply, SmtpError> {
-        loop {
-            match self.session.receive(&self.rx[..self.rx_len])? {
-                Received::Reply {
-                    consumed,
-                    reply,
-                    stage,
-                } => {
-                    // Keep the text of a 334 challenge: moved to the start of the (then
-                    // empty) receive buffer for the AUTH step to decode.
-                    let challenge =
-                        if stage == Stage::Auth && reply.code == ReplyCode::AUTH_CHALLENGE {
-                            last_line_text(self.rx.get(..consumed).unwrap_or_default())
-                        } else {
-                            None
-                        };
-                    self.consume(consumed);
-                    self.challenge_len = 0;
-                    if let (Some(text), 0) = (challenge, self.rx_len) {
-                        self.challenge_len = text.len();
-                        self.rx.copy_within(text, 0);
-                    }
-                    self.reply_stage = stage;
-                    #[cfg(feature = "defmt")]
-                    defmt::debug!("S: {=u16}", reply.code.get());
-                    return Ok(reply);
-                }
-                Received::NeedMore { consumed } => self.consume(consumed),
-            }
-            if self.rx_len == RX {
-                // Cannot happen: the parser caps lines at RX. Fail closed all the same.
-                self.session.close();
-                return Err(crate::error::MalformedReply::LineTooLong { limit: RX }.into());
-            }
-            match self.transport.read(&mut self.rx[self.rx_len..]).await {
-                Ok(0) => {
-                    self.session.close();
-                    return Err(SmtpError::ConnectionClosed);
-                }
-                Ok(n) => self.rx_len += n,
-                Err(e) => {
-                    self.session.close();
-                    return Err(io(e));
-                }
-            }
-        }
+        self.reply_stage = stage;
+        #[cfg(feature = "defmt")]
+        defmt::debug!("S: {=u16}", reply.code.get());
+        reply
     }
 
     fn consume(&mut self, n: usize) {
