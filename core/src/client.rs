@@ -41,6 +41,7 @@ use crate::timeouts::{within, Limit};
 use crate::transport::Transport;
 use core::future::Future;
 use core::marker::PhantomData;
+#[cfg(feature = "timeouts")]
 use core::pin::pin;
 use embedded_io_async::{Error as _, Read};
 use zeroize::Zeroize;
@@ -970,8 +971,11 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             // write and the reply reading, measured).
             #[cfg(feature = "timeouts")]
             let (limit, stage) = self.limit(&step);
-            let result = {
-                let io = pin!(async {
+            // Without `timeouts` the I/O runs in `drive`'s own state machine, not in an
+            // async block of its own (about 190 bytes less Cortex-M code, measured). No
+            // `?` or `return` in it: every outcome must reach `result` in both builds.
+            macro_rules! perform {
+                () => {
                     match step {
                         Step::Done => Ok(None),
                         Step::Exchange | Step::Send if self.tx_len == 0 => Ok(None),
@@ -1046,13 +1050,12 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                         },
                         Step::Close => self.transport.close().await.map(|()| None).map_err(io),
                     }
-                });
-                #[cfg(feature = "timeouts")]
-                let result = within(limit, T::sleep, io).await;
-                #[cfg(not(feature = "timeouts"))]
-                let result = io.await;
-                result
-            };
+                };
+            }
+            #[cfg(feature = "timeouts")]
+            let result = within(limit, T::sleep, pin!(async { perform!() })).await;
+            #[cfg(not(feature = "timeouts"))]
+            let result: Result<Option<Reply>, SmtpError> = perform!();
             #[cfg(feature = "timeouts")]
             let result = result.unwrap_or_else(|| {
                 // Past the limit, the session is over.
