@@ -977,8 +977,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             macro_rules! perform {
                 () => {
                     match step {
-                        Step::Done => Ok(None),
-                        Step::Exchange | Step::Send if self.tx_len == 0 => Ok(None),
+                        Step::Done => Ok(()),
+                        Step::Exchange | Step::Send if self.tx_len == 0 => Ok(()),
                         Step::Exchange | Step::Send => {
                             let n = core::mem::replace(&mut self.tx_len, 0);
                             let written = match self.transport.write_all(&self.tx[..n]).await {
@@ -986,7 +986,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                                 Err(e) => Err(e),
                             };
                             match written {
-                                Ok(()) => Ok(None),
+                                Ok(()) => Ok(()),
                                 Err(e) => {
                                     self.session.close();
                                     Err(io(e))
@@ -1000,7 +1000,10 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                                     consumed,
                                     reply,
                                     stage,
-                                }) => break Ok(Some(self.took_reply(consumed, stage, reply))),
+                                }) => {
+                                    last = Some(self.took_reply(consumed, stage, reply));
+                                    break Ok(());
+                                }
                                 Ok(Received::NeedMore { consumed }) => self.consume(consumed),
                                 Err(e) => break Err(e),
                             }
@@ -1023,7 +1026,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                             }
                         },
                         Step::Upgrade => match self.transport.upgrade_to_tls().await {
-                            Ok(()) => Ok(None),
+                            Ok(()) => Ok(()),
                             Err(e) => {
                                 self.session.close();
                                 Err(TlsError::Handshake(e.kind()).into())
@@ -1039,7 +1042,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                         Step::ReadBody => match reader.read(&mut self.rx[..RX.min(TX)]).await {
                             Ok(n) => {
                                 self.rx_len = n;
-                                Ok(None)
+                                Ok(())
                             }
                             Err(e) => {
                                 // Abandon the connection: without the end-of-data line
@@ -1048,14 +1051,14 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                                 Err(SmtpError::BodySource(e.kind()))
                             }
                         },
-                        Step::Close => self.transport.close().await.map(|()| None).map_err(io),
+                        Step::Close => self.transport.close().await.map_err(io),
                     }
                 };
             }
             #[cfg(feature = "timeouts")]
             let result = within(limit, T::sleep, pin!(async { perform!() })).await;
             #[cfg(not(feature = "timeouts"))]
-            let result: Result<Option<Reply>, SmtpError> = perform!();
+            let result: Result<(), SmtpError> = perform!();
             #[cfg(feature = "timeouts")]
             let result = result.unwrap_or_else(|| {
                 // Past the limit, the session is over.
@@ -1063,7 +1066,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 Err(SmtpError::Timeout(stage))
             });
             reply_next = matches!((&step, &result), (Step::Exchange, Ok(_)));
-            input = result.map(|reply| last = reply);
+            input = result;
         }
     }
 
