@@ -30,8 +30,8 @@ use crate::capabilities::{Capabilities, Capability, Mechanism};
 use crate::command::{Command, MailParams, RcptParams};
 use crate::data::{DataEncoder, FINISH_MAX, MAX_LINE};
 use crate::error::{
-    AuthError, Extension, InputField, InvalidReason, Rejection, ScramError, SmtpError, Stage,
-    TlsError,
+    AuthError, Extension, InputField, InvalidReason, MalformedReply, Rejection, ScramError,
+    SmtpError, Stage, TlsError,
 };
 use crate::reply::{Reply, ReplyCode, ReplyText};
 use crate::session::{Phase, Received, Session};
@@ -41,6 +41,7 @@ use crate::timeouts::{within, Limit};
 use crate::transport::Transport;
 use core::future::Future;
 use core::marker::PhantomData;
+#[cfg(feature = "timeouts")]
 use core::pin::pin;
 use embedded_io_async::{Error as _, Read};
 use zeroize::Zeroize;
@@ -806,6 +807,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 
     /// Validate the whole envelope and the options against the server's capabilities
     /// before anything is written, and choose the parameters and the transfer method.
+    #[inline(never)]
     fn prepare<'a>(
         &self,
         from: &'a str,
@@ -912,6 +914,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             pipelining: self.config.pipelining && caps.has(Capability::Pipelining),
             #[cfg(feature = "chunking")]
             chunking: self.config.chunking && caps.has(Capability::Chunking),
+            reset: true,
             at: MailAt::Start,
             transfer: Transfer::None,
             queued: 0,
@@ -962,17 +965,68 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 step
             };
             last = None;
-            // One wait per turn, raced against the limit for what it waits for.
+            // One wait per turn, raced against the limit for what it waits for. The I/O is
+            // written out here rather than in `async fn` helpers: each nested async fn
+            // adds a state machine of its own (about 700 bytes of Cortex-M code for the
+            // write and the reply reading, measured).
             #[cfg(feature = "timeouts")]
             let (limit, stage) = self.limit(&step);
-            let result = {
-                let io = pin!(async {
+            // Without `timeouts` the I/O runs in `drive`'s own state machine, not in an
+            // async block of its own (about 190 bytes less Cortex-M code, measured). No
+            // `?` or `return` in it: every outcome must reach `result` in both builds.
+            macro_rules! perform {
+                () => {
                     match step {
-                        Step::Done => Ok(None),
-                        Step::Exchange | Step::Send => self.flush().await.map(|()| None),
-                        Step::Receive => self.read_reply().await.map(Some),
+                        Step::Done => Ok(()),
+                        Step::Exchange | Step::Send if self.tx_len == 0 => Ok(()),
+                        Step::Exchange | Step::Send => {
+                            let n = core::mem::replace(&mut self.tx_len, 0);
+                            let written = match self.transport.write_all(&self.tx[..n]).await {
+                                Ok(()) => self.transport.flush().await,
+                                Err(e) => Err(e),
+                            };
+                            match written {
+                                Ok(()) => Ok(()),
+                                Err(e) => {
+                                    self.session.close();
+                                    Err(io(e))
+                                }
+                            }
+                        }
+                        // Read until the session completes one reply.
+                        Step::Receive => loop {
+                            match self.session.receive(&self.rx[..self.rx_len]) {
+                                Ok(Received::Reply {
+                                    consumed,
+                                    reply,
+                                    stage,
+                                }) => {
+                                    last = Some(self.took_reply(consumed, stage, reply));
+                                    break Ok(());
+                                }
+                                Ok(Received::NeedMore { consumed }) => self.consume(consumed),
+                                Err(e) => break Err(e),
+                            }
+                            if self.rx_len == RX {
+                                // Cannot happen: the parser caps lines at RX. Fail closed
+                                // all the same.
+                                self.session.close();
+                                break Err(MalformedReply::LineTooLong { limit: RX }.into());
+                            }
+                            match self.transport.read(&mut self.rx[self.rx_len..]).await {
+                                Ok(0) => {
+                                    self.session.close();
+                                    break Err(SmtpError::ConnectionClosed);
+                                }
+                                Ok(n) => self.rx_len += n,
+                                Err(e) => {
+                                    self.session.close();
+                                    break Err(io(e));
+                                }
+                            }
+                        },
                         Step::Upgrade => match self.transport.upgrade_to_tls().await {
-                            Ok(()) => Ok(None),
+                            Ok(()) => Ok(()),
                             Err(e) => {
                                 self.session.close();
                                 Err(TlsError::Handshake(e.kind()).into())
@@ -988,7 +1042,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                         Step::ReadBody => match reader.read(&mut self.rx[..RX.min(TX)]).await {
                             Ok(n) => {
                                 self.rx_len = n;
-                                Ok(None)
+                                Ok(())
                             }
                             Err(e) => {
                                 // Abandon the connection: without the end-of-data line
@@ -997,15 +1051,14 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                                 Err(SmtpError::BodySource(e.kind()))
                             }
                         },
-                        Step::Close => self.transport.close().await.map(|()| None).map_err(io),
+                        Step::Close => self.transport.close().await.map_err(io),
                     }
-                });
-                #[cfg(feature = "timeouts")]
-                let result = within(limit, T::sleep, io).await;
-                #[cfg(not(feature = "timeouts"))]
-                let result = io.await;
-                result
-            };
+                };
+            }
+            #[cfg(feature = "timeouts")]
+            let result = within(limit, T::sleep, pin!(async { perform!() })).await;
+            #[cfg(not(feature = "timeouts"))]
+            let result: Result<(), SmtpError> = perform!();
             #[cfg(feature = "timeouts")]
             let result = result.unwrap_or_else(|| {
                 // Past the limit, the session is over.
@@ -1013,7 +1066,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 Err(SmtpError::Timeout(stage))
             });
             reply_next = matches!((&step, &result), (Step::Exchange, Ok(_)));
-            input = result.map(|reply| last = reply);
+            input = result;
         }
     }
 
@@ -1062,8 +1115,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             Job::Quit(at) => self.quit_step(at, input),
             Job::Mail(m) => match self.mail_step(m, input) {
                 Ok(step) => Ok(step),
-                Err((e, reset)) => {
-                    if reset && !self.session.is_closed() && self.queue(Command::Rset).is_ok() {
+                Err(e) => {
+                    if m.reset && !self.session.is_closed() && self.queue(Command::Rset).is_ok() {
                         // Leave the connection ready for the next message; the original
                         // error is what the caller needs to see.
                         m.at = MailAt::Reset(e);
@@ -1266,7 +1319,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// The response line to a 334 challenge (the challenge text is at the start of the
-    /// receive buffer, see [`Self::read_reply`]).
+    /// receive buffer, see [`Self::took_reply`]).
     fn answer(&mut self, a: &mut AuthJob<'_>) -> Result<Line, SmtpError> {
         Ok(match a.mech {
             Mechanism::Login if a.challenges == 1 => Line::LoginUser,
@@ -1394,7 +1447,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         Ok(Step::Close)
     }
 
-    /// One mail transaction. On error, the flag says whether RSET should follow.
+    /// One mail transaction. On error, RSET follows unless `m.reset` was cleared (RSET
+    /// is never written on a closed session, nor outside [`Phase::Ready`]).
     ///
     /// Replies are handled one at a time in the order of the commands
     /// ([`mail_reply`](Self::mail_reply)); decisions that depend on several replies
@@ -1402,12 +1456,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// command sent so far is answered ([`mail_decide`](Self::mail_decide)). So the same
     /// code runs with and without PIPELINING: without it, one command is answered at a
     /// time.
-    fn mail_step(
-        &mut self,
-        m: &mut MailJob<'_>,
-        input: Input<'_>,
-    ) -> Result<Step, (SmtpError, bool)> {
-        let fatal = |e| (e, true);
+    fn mail_step(&mut self, m: &mut MailJob<'_>, input: Input<'_>) -> Result<Step, SmtpError> {
         if let MailAt::Reset(e) = m.at {
             // The RSET after a failure, and any reply of the flight still due before it:
             // read them all while they come; their outcome (even a failure or a
@@ -1415,26 +1464,28 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             if input.is_ok() && self.session.outstanding() > 0 {
                 return Ok(Step::Exchange);
             }
-            return Err((e, false));
+            m.reset = false;
+            return Err(e);
         }
-        let reply = input.map_err(fatal)?;
+        let reply = input?;
         match m.at {
             MailAt::Start => {
                 if self.session.phase() != Phase::Ready {
-                    return Err((SmtpError::SessionUnusable, false));
+                    // No RSET follows: the session refuses it outside `Ready`.
+                    return Err(SmtpError::SessionUnusable);
                 }
                 let (from, params) = (m.from, m.params);
-                self.queue(Command::Mail { from, params }).map_err(fatal)?;
+                self.queue(Command::Mail { from, params })?;
                 if m.pipelining {
                     m.at = MailAt::Commands;
-                    return self.flight_step(m).map_err(fatal);
+                    return self.flight_step(m);
                 }
                 m.at = MailAt::Replies;
                 Ok(Step::Exchange)
             }
-            MailAt::Commands => self.flight_step(m).map_err(fatal),
+            MailAt::Commands => self.flight_step(m),
             MailAt::Replies => {
-                let reply = got(reply).map_err(fatal)?;
+                let reply = got(reply)?;
                 self.mail_reply(m, reply)?;
                 if self.session.outstanding() > 0 {
                     // More replies of the flight to read (the flush is a no-op).
@@ -1442,10 +1493,10 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 }
                 self.mail_decide(m)
             }
-            MailAt::Body => self.body_step(m).map_err(fatal),
+            MailAt::Body => self.body_step(m),
             #[cfg(feature = "chunking")]
             MailAt::Window => {
-                let reply = got(reply).map_err(fatal)?;
+                let reply = got(reply)?;
                 self.mail_reply(m, reply)?;
                 if m.transfer_rejection.is_some() {
                     // Stop sending chunks; read what is left, then report.
@@ -1466,9 +1517,11 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             }
             // The reply to the lone end-of-data line: the transaction is over whatever
             // it says.
-            MailAt::Dot(e) => Err((e, false)),
             // Handled before the match.
-            MailAt::Reset(e) => Err((e, false)),
+            MailAt::Dot(e) | MailAt::Reset(e) => {
+                m.reset = false;
+                Err(e)
+            }
         }
     }
 
@@ -1540,11 +1593,11 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// Take one reply of the transaction into account. Only a 421 stops at once.
-    fn mail_reply(&mut self, m: &mut MailJob<'_>, reply: &Reply) -> Result<(), (SmtpError, bool)> {
+    fn mail_reply(&mut self, m: &mut MailJob<'_>, reply: &Reply) -> Result<(), SmtpError> {
         let stage = self.reply_stage;
         if reply.code == ReplyCode::SERVICE_UNAVAILABLE {
             // The session closed itself: nothing more can be written.
-            return Err((self.rejected(stage, reply), false));
+            return Err(self.rejected(stage, reply));
         }
         if stage == Stage::RcptTo {
             let index = m.answered;
@@ -1585,8 +1638,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// Every command sent so far is answered: what comes next.
-    fn mail_decide(&mut self, m: &mut MailJob<'_>) -> Result<Step, (SmtpError, bool)> {
-        let fatal = |e| (e, true);
+    fn mail_decide(&mut self, m: &mut MailJob<'_>) -> Result<Step, SmtpError> {
         if let Some(r) = m.mail_rejection {
             return self.mail_fail(m, SmtpError::Rejected(r));
         }
@@ -1596,7 +1648,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 to,
                 params: m.rcpt_params,
             };
-            self.queue(cmd).map_err(fatal)?;
+            self.queue(cmd)?;
             m.queued += 1;
             return Ok(Step::Exchange);
         }
@@ -1619,19 +1671,22 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             return Ok(Step::Done);
         }
         match m.transfer {
-            Transfer::None => self.start_transfer(m).map_err(fatal),
+            Transfer::None => self.start_transfer(m),
             Transfer::Data if m.got_354 => {
                 m.got_354 = false;
-                self.session.queue_expected(Stage::DataEnd).map_err(fatal)?;
+                self.session.queue_expected(Stage::DataEnd)?;
                 m.at = MailAt::Body;
                 if m.known.is_some() {
-                    return self.body_step(m).map_err(fatal);
+                    return self.body_step(m);
                 }
                 Ok(Step::ReadBody)
             }
             // Every reply was checked by the session: DATA is answered 354 or refused,
             // the last BDAT chunk 250 or refused.
-            _ => Err((SmtpError::SessionUnusable, false)),
+            _ => {
+                m.reset = false;
+                Err(SmtpError::SessionUnusable)
+            }
         }
     }
 
@@ -1664,7 +1719,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// (RFC 2920 section 3.1) and nothing else; otherwise RSET follows, except after a
     /// refusal of the DATA end of message, which ends the transaction by itself (RFC
     /// 5321 section 4.1.1.4).
-    fn mail_fail(&mut self, m: &mut MailJob<'_>, e: SmtpError) -> Result<Step, (SmtpError, bool)> {
+    fn mail_fail(&mut self, m: &mut MailJob<'_>, e: SmtpError) -> Result<Step, SmtpError> {
         if m.got_354 {
             m.got_354 = false;
             let sent = self
@@ -1677,15 +1732,19 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                     Ok(Step::Exchange)
                 }
                 Err(_) => {
-                    // Cannot happen (the buffer is empty here); never leave DATA open.
+                    // Cannot happen (the buffer is empty here); never leave DATA open
+                    // (no RSET on the closed session).
                     self.session.close();
-                    Err((e, false))
+                    Err(e)
                 }
             };
         }
-        let data_end = matches!(e, SmtpError::Rejected(r) if r.stage == Stage::DataEnd)
-            && m.transfer == Transfer::Data;
-        Err((e, !data_end))
+        if matches!(e, SmtpError::Rejected(r) if r.stage == Stage::DataEnd)
+            && m.transfer == Transfer::Data
+        {
+            m.reset = false;
+        }
+        Err(e)
     }
 
     /// Encode the message into the transmit buffer: from `known`, or from the chunk of a
@@ -1833,70 +1892,26 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         Ok(())
     }
 
-    /// Write the transmit buffer to the transport.
-    async fn flush(&mut self) -> Result<(), SmtpError> {
-        if self.tx_len == 0 {
-            return Ok(());
+    /// The bookkeeping of a reply the session completed with the first `consumed`
+    /// bytes of the receive buffer.
+    fn took_reply(&mut self, consumed: usize, stage: Stage, reply: Reply) -> Reply {
+        // Keep the text of a 334 challenge: moved to the start of the (then empty)
+        // receive buffer for the AUTH step to decode.
+        let challenge = if stage == Stage::Auth && reply.code == ReplyCode::AUTH_CHALLENGE {
+            last_line_text(self.rx.get(..consumed).unwrap_or_default())
+        } else {
+            None
+        };
+        self.consume(consumed);
+        self.challenge_len = 0;
+        if let (Some(text), 0) = (challenge, self.rx_len) {
+            self.challenge_len = text.len();
+            self.rx.copy_within(text, 0);
         }
-        let n = core::mem::replace(&mut self.tx_len, 0);
-        let result = async {
-            self.transport.write_all(&self.tx[..n]).await.map_err(io)?;
-            self.transport.flush().await.map_err(io)
-        }
-        .await;
-        if result.is_err() {
-            self.session.close();
-        }
-        result
-    }
-
-    /// Read until the session completes one reply.
-    async fn read_reply(&mut self) -> Result<Reply, SmtpError> {
-        loop {
-            match self.session.receive(&self.rx[..self.rx_len])? {
-                Received::Reply {
-                    consumed,
-                    reply,
-                    stage,
-                } => {
-                    // Keep the text of a 334 challenge: moved to the start of the (then
-                    // empty) receive buffer for the AUTH step to decode.
-                    let challenge =
-                        if stage == Stage::Auth && reply.code == ReplyCode::AUTH_CHALLENGE {
-                            last_line_text(self.rx.get(..consumed).unwrap_or_default())
-                        } else {
-                            None
-                        };
-                    self.consume(consumed);
-                    self.challenge_len = 0;
-                    if let (Some(text), 0) = (challenge, self.rx_len) {
-                        self.challenge_len = text.len();
-                        self.rx.copy_within(text, 0);
-                    }
-                    self.reply_stage = stage;
-                    #[cfg(feature = "defmt")]
-                    defmt::debug!("S: {=u16}", reply.code.get());
-                    return Ok(reply);
-                }
-                Received::NeedMore { consumed } => self.consume(consumed),
-            }
-            if self.rx_len == RX {
-                // Cannot happen: the parser caps lines at RX. Fail closed all the same.
-                self.session.close();
-                return Err(crate::error::MalformedReply::LineTooLong { limit: RX }.into());
-            }
-            match self.transport.read(&mut self.rx[self.rx_len..]).await {
-                Ok(0) => {
-                    self.session.close();
-                    return Err(SmtpError::ConnectionClosed);
-                }
-                Ok(n) => self.rx_len += n,
-                Err(e) => {
-                    self.session.close();
-                    return Err(io(e));
-                }
-            }
-        }
+        self.reply_stage = stage;
+        #[cfg(feature = "defmt")]
+        defmt::debug!("S: {=u16}", reply.code.get());
+        reply
     }
 
     fn consume(&mut self, n: usize) {
@@ -2197,6 +2212,8 @@ struct MailJob<'a> {
     pipelining: bool,
     #[cfg(feature = "chunking")]
     chunking: bool,
+    /// RSET follows a failure (cleared where the transaction is over without it).
+    reset: bool,
     at: MailAt,
     transfer: Transfer,
     /// RCPT TO commands sent so far.
