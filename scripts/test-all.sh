@@ -32,6 +32,13 @@ cargo build -p wasm-smtp-cloudflare --target wasm32-unknown-unknown --release
 cargo build -p wasm-smtp-cloudflare --target wasm32-unknown-unknown --release --no-default-features
 cargo clippy -p wasm-smtp-cloudflare --target wasm32-unknown-unknown --no-default-features -- -D warnings
 
+step "API docs build without warnings (broken links, private links), for each feature set"
+for f in --no-default-features "" --all-features; do
+  RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p wasm-smtp-core $f
+done
+RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p wasm-smtp-cloudflare -p wasm-smtp-embassy \
+  -p wasm-smtp-mock -p wasm-smtp-tokio
+
 step "no-alloc link check (thumbv7em binary driving a full session)"
 bash nostd-check/run.sh
 NOSTD_CHECK_MINIMAL=1 bash nostd-check/run.sh

@@ -135,7 +135,7 @@ pub const ENCODED_BLOCK: usize = BLOCK / 3 * 4;
 pub const MAX_PARTS: usize = if cfg!(feature = "auth-oauth") { 9 } else { 4 };
 
 /// The pieces of one SASL response, concatenated in order. Parts pushed with
-/// [`push_escaped`](Self::push_escaped) are sent as an RFC 5802 `saslname` (`,` becomes
+/// `push_escaped` (features `auth-oauth`, `auth-scram`) are sent as an RFC 5802 `saslname` (`,` becomes
 /// `=2C` and `=` becomes `=3D`), as SCRAM and the OAUTHBEARER `a=` field require.
 #[derive(Clone, Copy)]
 pub struct SaslParts<'a> {

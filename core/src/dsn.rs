@@ -10,7 +10,7 @@
 //!   printable ASCII, at most [`MAX_ENVID`] octets once encoded.
 //!
 //! xtext (section 4) writes every octet outside `!`..`~`, and `+` and `=`, as `+` and two
-//! upper-case hexadecimal digits. [`write_xtext`] streams it into the command being
+//! upper-case hexadecimal digits. `write_xtext` streams it into the command being
 //! encoded, one octet at a time: no buffer is needed.
 
 use crate::command::LineWriter;

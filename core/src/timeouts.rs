@@ -7,7 +7,7 @@
 //! nothing and waits as long as the transport does.
 //!
 //! [`Timeouts`] holds one limit per phase of the dialogue, set in the
-//! [`Config`](crate::Config) with [`Config::timeouts`](crate::Config::timeouts). The
+//! [`Config`](crate::Config) with `Config::timeouts` (feature `timeouts`). The
 //! defaults are the RFC's, and the RFC's values are *minimums* for a client: a shorter
 //! limit may give up on a slow server that would have answered.
 //!

@@ -29,7 +29,7 @@
 //!
 //! SASLprep (RFC 4013) is not implemented: user names and passwords must be ASCII without
 //! control characters, for which SASLprep is the identity. Others are refused with
-//! [`InvalidReason::NeedsSaslPrep`](crate::error::InvalidReason::NeedsSaslPrep) before
+//! [`InvalidReason::NeedsSaslPrep`] before
 //! anything is written.
 //!
 //! Secrets: the salted password and every key derived from it (ClientKey, StoredKey,
