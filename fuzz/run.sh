@@ -24,6 +24,8 @@
 #                  `rustup toolchain install nightly --profile minimal`)
 #   FUZZ_SEED      seed for the smoke runner (default: its built-in seed)
 #   FUZZ_ARGS      extra libFuzzer flags (nightly/stable modes), e.g. "-jobs=2"
+#   FUZZ_CARGO_ARGS  extra cargo flags for the build, e.g. "--no-default-features" to
+#                  fuzz the core without its default features
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -65,7 +67,7 @@ if [ "$mode" = auto ]; then
   fi
 fi
 
-echo "run.sh: mode=$mode, ${seconds}s per target: ${targets[*]}"
+echo "run.sh: mode=$mode, ${seconds}s per target: ${targets[*]}${FUZZ_CARGO_ARGS:+ (cargo ${FUZZ_CARGO_ARGS})}"
 start=$(date +%s)
 
 case "$mode" in
@@ -81,7 +83,8 @@ case "$mode" in
     fi
     cd "$root"
     # One build for all targets; `run` below then finds them up to date.
-    "${fuzz[@]}" build "${build_flags[@]}"
+    # shellcheck disable=SC2086
+    "${fuzz[@]}" build "${build_flags[@]}" ${FUZZ_CARGO_ARGS:-}
     for t in "${targets[@]}"; do
       mkdir -p "$here/corpus/$t"
       echo "== $t"
@@ -89,7 +92,7 @@ case "$mode" in
       log="$here/target/fuzz-$t.log"
       # libFuzzer writes its progress to stderr: keep it in a log, show it on failure.
       # shellcheck disable=SC2086
-      if ! "${fuzz[@]}" run "${build_flags[@]}" "$t" -- \
+      if ! "${fuzz[@]}" run "${build_flags[@]}" ${FUZZ_CARGO_ARGS:-} "$t" -- \
         -max_total_time="$seconds" -dict="$here/smtp.dict" -timeout=10 -print_final_stats=1 \
         ${FUZZ_ARGS:-} >"$log" 2>&1; then
         tail -n 60 "$log" >&2
@@ -102,7 +105,8 @@ case "$mode" in
     ;;
   smoke)
     cd "$here"
-    cargo build --release --example smoke
+    # shellcheck disable=SC2086
+    cargo build --release --example smoke ${FUZZ_CARGO_ARGS:-}
     seed_args=()
     if [ -n "${FUZZ_SEED:-}" ]; then seed_args=(--seed "$FUZZ_SEED"); fi
     # Exits 1 on the first crash, after saving the input under fuzz/artifacts/<target>/.

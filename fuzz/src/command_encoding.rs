@@ -276,6 +276,9 @@ pub fn command_encoding(data: &[u8]) {
                         room,
                     );
                 }
+                #[cfg(not(feature = "engine-defaults"))]
+                _ => {}
+                #[cfg(feature = "engine-defaults")]
                 _ => {
                     let msg = [
                         &b"user="[..],
