@@ -104,8 +104,8 @@ impl Default for Config {
 
 impl Config {
     /// The default: TLS required, no AUTH in plaintext, partial delivery allowed,
-    /// PIPELINING and CHUNKING used when the server offers them, the RFC 5321 time
-    /// limits ([`Timeouts::new`]).
+    /// PIPELINING and CHUNKING (with the `chunking` feature) used when the server offers
+    /// them, the RFC 5321 time limits ([`Timeouts::new`], with the `timeouts` feature).
     pub const fn new() -> Self {
         Config {
             tls: TlsPolicy::Required,
