@@ -180,16 +180,7 @@ pub const MAX_LINE: usize = 998;
 /// The length in octets of the longest line of `message`, line endings (CRLF, bare CR or
 /// bare LF, as the encoder normalizes them) excluded, before dot-stuffing.
 pub fn longest_line(message: &[u8]) -> usize {
-    let (mut longest, mut len) = (0, 0);
-    for &b in message {
-        if b == b'\n' || b == b'\r' {
-            len = 0;
-        } else {
-            len += 1;
-            longest = longest.max(len);
-        }
-    }
-    longest
+    body_facts(message).longest_line
 }
 
 /// The size of `message` as sent in BDAT chunks: every line ending counted as CRLF, a
@@ -197,34 +188,7 @@ pub fn longest_line(message: &[u8]) -> usize {
 /// exactly what [`DataEncoder::chunked`] produces, and the message size of RFC 1870
 /// section 3 (which the `SIZE=` parameter declares).
 pub fn message_size(message: &[u8]) -> u64 {
-    let mut n: u64 = 0;
-    let mut pending_cr = false;
-    let mut mid_line = false;
-    for &b in message {
-        if pending_cr {
-            pending_cr = false;
-            n += 2;
-            mid_line = false;
-            if b == b'\n' {
-                continue;
-            }
-        }
-        match b {
-            b'\r' => pending_cr = true,
-            b'\n' => {
-                n += 2;
-                mid_line = false;
-            }
-            _ => {
-                n += 1;
-                mid_line = true;
-            }
-        }
-    }
-    if pending_cr || mid_line {
-        n += 2;
-    }
-    n
+    body_facts(message).size
 }
 
 /// Whether `message` holds any byte with the high bit set (8-bit data, which needs
@@ -234,7 +198,7 @@ pub fn has_8bit(message: &[u8]) -> bool {
 }
 
 /// What the client checks about a message given whole before sending it, found in one
-/// pass: the same values as [`longest_line`], [`message_size`] and [`has_8bit`].
+/// pass ([`longest_line`] and [`message_size`] are its fields alone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BodyFacts {
     /// The longest line, in octets, without its line ending.
