@@ -1098,7 +1098,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     }
 
     /// The next step of `job`, given the outcome of the last one. Kept out of `drive`'s
-    /// state machine: inlined there it costs about 400 bytes of Cortex-M code and 70 of
+    /// state machine: inlined there it costs about 300 to 400 bytes of Cortex-M code and 70 of
     /// gzipped wasm (measured with `adapter-embassy/firmware/run.sh` and
     /// `benches/wasm-size.sh`).
     #[inline(never)]
