@@ -43,7 +43,7 @@ use core::future::Future;
 use core::marker::PhantomData;
 #[cfg(feature = "timeouts")]
 use core::pin::pin;
-use embedded_io_async::{Error as _, Read};
+use embedded_io_async::{Error as _, ErrorKind, Read};
 use zeroize::Zeroize;
 
 /// Default receive buffer: one reply line up to this length (RFC 5321 allows 512).
@@ -982,18 +982,25 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                         Step::Done => Ok(()),
                         Step::Exchange | Step::Send if self.tx_len == 0 => Ok(()),
                         Step::Exchange | Step::Send => {
+                            // Not `write_all`: its default panics when `write` returns
+                            // `Ok(0)`; here that is an I/O error like any other.
                             let n = core::mem::replace(&mut self.tx_len, 0);
-                            let written = match self.transport.write_all(&self.tx[..n]).await {
-                                Ok(()) => self.transport.flush().await,
-                                Err(e) => Err(e),
-                            };
-                            match written {
-                                Ok(()) => Ok(()),
-                                Err(e) => {
-                                    self.session.close();
-                                    Err(io(e))
+                            let mut sent = 0;
+                            let written = loop {
+                                let Some(rest) = self.tx.get(sent..n).filter(|r| !r.is_empty())
+                                else {
+                                    break self.transport.flush().await.map_err(io);
+                                };
+                                match self.transport.write(rest).await {
+                                    Ok(0) => break Err(io(ErrorKind::WriteZero)),
+                                    Ok(k) => sent += k,
+                                    Err(e) => break Err(io(e)),
                                 }
+                            };
+                            if written.is_err() {
+                                self.session.close();
                             }
+                            written
                         }
                         // Read until the session completes one reply.
                         Step::Receive => loop {

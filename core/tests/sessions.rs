@@ -349,3 +349,59 @@ fn quit_closes_the_transport_once_and_after_a_failure_too() {
     assert_eq!(h.close_calls(), 1);
     h.assert_done();
 }
+
+/// The mock, except that `write` reports `Ok(0)` (no progress) once `zero` is set.
+struct StallingWriter {
+    inner: MockTransport,
+    zero: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl wasm_smtp_core::io::ErrorType for StallingWriter {
+    type Error = <MockTransport as wasm_smtp_core::io::ErrorType>::Error;
+}
+
+impl wasm_smtp_core::io::Read for StallingWriter {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        self.inner.read(buf).await
+    }
+}
+
+impl wasm_smtp_core::io::Write for StallingWriter {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        if self.zero.get() {
+            return Ok(0);
+        }
+        self.inner.write(buf).await
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        self.inner.flush().await
+    }
+}
+
+impl wasm_smtp_core::Transport for StallingWriter {
+    fn is_encrypted(&self) -> bool {
+        self.inner.is_encrypted()
+    }
+
+    async fn upgrade_to_tls(&mut self) -> Result<(), Self::Error> {
+        self.inner.upgrade_to_tls().await
+    }
+}
+
+#[test]
+fn a_write_that_makes_no_progress_is_an_io_error_not_a_panic() {
+    // `embedded-io-async`'s default `write_all` panics on `Ok(0)`; the client must not.
+    let (t, h) = tls(&[]).build();
+    let zero = std::rc::Rc::new(std::cell::Cell::new(false));
+    let transport = StallingWriter {
+        inner: t,
+        zero: zero.clone(),
+    };
+    let mut c = block_on(SmtpClient::connect(transport, D)).unwrap();
+    zero.set(true);
+    let err = block_on(c.noop()).unwrap_err();
+    assert_eq!(err, SmtpError::Io(ErrorKind::WriteZero));
+    assert!(c.is_closed(), "the session is over after a failed write");
+    drop(h);
+}
