@@ -9,14 +9,19 @@
 #       wasm-smtp-cloudflare (connect_smtp_starttls, login, send_mail, quit);
 #       with the library's default features (build/), without them (build-minimal/) and
 #       with each feature alone over that (build-FEATURE/);
+#   (c) benches/wasm-size/handrolled: the same Worker sending one message with a
+#       hand-written SMTP session (EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA, QUIT; no
+#       validation, no library): a lower bound for (b);
 #   the example Worker (adapter-cloudflare/examples/worker), for reference;
 # and prints raw and gzip -9 sizes of each index_bg.wasm and index.js, (b) - (a): the
-# cost of the library, and what each feature adds.
+# cost of the library, (c) - (a): the cost of SMTP written by hand, and what each
+# feature adds.
 #
 #   bash benches/wasm-size.sh            # build them all (about 3 minutes), print the tables
-#   bash benches/wasm-size.sh --names    # also build (a) and (b) with their name sections
-#                                        # (no strip, no wasm-opt) for twiggy:
-#                                        # benches/wasm-size/{floor,smtp}/target/names/index_bg.wasm
+#   bash benches/wasm-size.sh --names    # also build (a), (b) and (c) with their name
+#                                        # sections (no strip, no wasm-opt) for twiggy:
+#                                        # benches/wasm-size/*/target/names/index_bg.wasm
+#                                        # (* = floor, smtp, handrolled)
 #
 # The tools come from adapter-cloudflare/examples/worker/build.sh --tools-only (installed
 # into ~/.cache/wasm-smtp-tools on first use, about 9 minutes on 2 cores). Writes only
@@ -53,7 +58,8 @@ build() { # dir out-dir [cargo arguments...]
 
 floor="$root/benches/wasm-size/floor"
 smtp="$root/benches/wasm-size/smtp"
-for dir in "$floor" "$smtp" "$example"; do
+handrolled="$root/benches/wasm-size/handrolled"
+for dir in "$floor" "$smtp" "$handrolled" "$example"; do
   mkdir -p "$dir/target"
 done
 # The library's features (wasm-smtp-cloudflare passes them to the core), each measured
@@ -77,10 +83,11 @@ build "$smtp" build-minimal --no-default-features && measure minimal "$smtp" bui
 for f in $features; do
   build "$smtp" "build-$f" --no-default-features --features "$f" && measure "$f" "$smtp" "build-$f"
 done
+build "$handrolled" build && measure handrolled "$handrolled" build
 build "$example" build && measure example "$example" build
 
 row() { # label wasm wasm.gz js js.gz total
-  printf '| %-30s | %8s | %8s | %7s | %7s | %8s |\n' "$1" "$2" "$3" "$4" "$5" "$6"
+  printf '| %-43s | %8s | %8s | %7s | %7s | %8s |\n' "$1" "$2" "$3" "$4" "$5" "$6"
 }
 line() { # label name
   local w=${size[$2.wasm]} wg=${size[$2.wasm.gz]} j=${size[$2.js]} jg=${size[$2.js.gz]}
@@ -102,6 +109,8 @@ line "(b) floor + wasm-smtp" smtp
 diff_row "(b) - (a), default features" smtp floor
 line "(b) without default features" minimal
 diff_row "(b) - (a), no default features" minimal floor
+line "(c) floor + hand-written SMTP" handrolled
+diff_row "(c) - (a): hand-written SMTP, no validation" handrolled floor
 line "example Worker" example
 echo
 echo "each feature alone, over the build without default features (wasm-smtp-cloudflare"
@@ -113,12 +122,12 @@ for f in $features; do
 done
 
 if [ "$names" = 1 ]; then
-  # (a) and (b) with their name sections, for twiggy (`twiggy top`, `twiggy diff`): the
-  # same profile without strip, through wasm-bindgen (which keeps the names) but not
+  # (a), (b) and (c) with their name sections, for twiggy (`twiggy top`, `twiggy diff`):
+  # the same profile without strip, through wasm-bindgen (which keeps the names) but not
   # wasm-opt. Their own target directories, so that the stripped builds above are not
   # rebuilt next time.
   echo
-  for dir in "$floor" "$smtp"; do
+  for dir in "$floor" "$smtp" "$handrolled"; do
     out="$dir/target/names"
     crate="$(basename "$dir")"
     printf '== wasm-size: %s with names -> %s\n' "$crate" "${out#"$root"/}/index_bg.wasm"
