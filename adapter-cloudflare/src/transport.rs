@@ -177,10 +177,10 @@ fn js_message(value: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error from the Workers runtime".to_string())
 }
 
-fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), Error> {
-    Reflect::set(target, &JsValue::from_str(key), value)
-        .map(|_| ())
-        .map_err(|e| Error::Connect(js_message(&e)))
+/// Set a property of a plain object created here (which cannot fail: no setter, not
+/// frozen, not a proxy).
+fn set(target: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
 }
 
 /// Map the kind of a `std::io::Error` from the socket to the embedded-io kind.
@@ -330,15 +330,15 @@ impl WorkersTransport {
     ) -> Result<Self, Error> {
         check_port(port)?;
         let address = Object::new();
-        set(&address, "hostname", &JsValue::from_str(host))?;
-        set(&address, "port", &JsValue::from(port))?;
+        set(&address, "hostname", &JsValue::from_str(host));
+        set(&address, "port", &JsValue::from(port));
         let options = Object::new();
         set(
             &options,
             "secureTransport",
             &JsValue::from_str(security.option()),
-        )?;
-        set(&options, "allowHalfOpen", &JsValue::FALSE)?;
+        );
+        set(&options, "allowHalfOpen", &JsValue::FALSE);
         let raw = worker_sys::connect(address.into(), options.into())
             .map_err(|e| Error::Connect(js_message(&e)))?;
         let conn = Conn::new(raw);
