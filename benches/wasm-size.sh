@@ -12,16 +12,20 @@
 #   (c) benches/wasm-size/handrolled: the same Worker sending one message with a
 #       hand-written SMTP session (EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA, QUIT; no
 #       validation, no library): a lower bound for (b);
+#   (d) benches/wasm-size/handrolled-safe: (c) with the library's safety checks (input
+#       validation, strict replies, STARTTLS required with injection check, SIZE and
+#       8BITMIME, AUTH PLAIN or LOGIN, CR and LF normalised in DATA, classified errors,
+#       close): what a safe client costs without the library's generality;
 #   the example Worker (adapter-cloudflare/examples/worker), for reference;
 # and prints raw and gzip -9 sizes of each index_bg.wasm and index.js, (b) - (a): the
-# cost of the library, (c) - (a): the cost of SMTP written by hand, and what each
-# feature adds.
+# cost of the library, (c) - (a): the cost of SMTP written by hand, (d) - (a): the same
+# with the library's checks, and what each feature adds.
 #
 #   bash benches/wasm-size.sh            # build them all (about 3 minutes), print the tables
-#   bash benches/wasm-size.sh --names    # also build (a), (b) and (c) with their name
+#   bash benches/wasm-size.sh --names    # also build (a) to (d) with their name
 #                                        # sections (no strip, no wasm-opt) for twiggy:
 #                                        # benches/wasm-size/*/target/names/index_bg.wasm
-#                                        # (* = floor, smtp, handrolled)
+#                                        # (* = floor, smtp, handrolled, handrolled-safe)
 #
 # The tools come from adapter-cloudflare/examples/worker/build.sh --tools-only (installed
 # into ~/.cache/wasm-smtp-tools on first use, about 9 minutes on 2 cores). Writes only
@@ -59,7 +63,8 @@ build() { # dir out-dir [cargo arguments...]
 floor="$root/benches/wasm-size/floor"
 smtp="$root/benches/wasm-size/smtp"
 handrolled="$root/benches/wasm-size/handrolled"
-for dir in "$floor" "$smtp" "$handrolled" "$example"; do
+handrolled_safe="$root/benches/wasm-size/handrolled-safe"
+for dir in "$floor" "$smtp" "$handrolled" "$handrolled_safe" "$example"; do
   mkdir -p "$dir/target"
 done
 # The library's features (wasm-smtp-cloudflare passes them to the core), each measured
@@ -84,10 +89,11 @@ for f in $features; do
   build "$smtp" "build-$f" --no-default-features --features "$f" && measure "$f" "$smtp" "build-$f"
 done
 build "$handrolled" build && measure handrolled "$handrolled" build
+build "$handrolled_safe" build && measure handrolled_safe "$handrolled_safe" build
 build "$example" build && measure example "$example" build
 
 row() { # label wasm wasm.gz js js.gz total
-  printf '| %-43s | %8s | %8s | %7s | %7s | %8s |\n' "$1" "$2" "$3" "$4" "$5" "$6"
+  printf '| %-55s | %8s | %8s | %7s | %7s | %8s |\n' "$1" "$2" "$3" "$4" "$5" "$6"
 }
 line() { # label name
   local w=${size[$2.wasm]} wg=${size[$2.wasm.gz]} j=${size[$2.js]} jg=${size[$2.js.gz]}
@@ -111,6 +117,8 @@ line "(b) without default features" minimal
 diff_row "(b) - (a), no default features" minimal floor
 line "(c) floor + hand-written SMTP" handrolled
 diff_row "(c) - (a): hand-written SMTP, no validation" handrolled floor
+line "(d) floor + hand-written SMTP with the library's checks" handrolled_safe
+diff_row "(d) - (a): hand-written SMTP with the library's checks" handrolled_safe floor
 line "example Worker" example
 echo
 echo "each feature alone, over the build without default features (wasm-smtp-cloudflare"
@@ -122,19 +130,19 @@ for f in $features; do
 done
 
 if [ "$names" = 1 ]; then
-  # (a), (b) and (c) with their name sections, for twiggy (`twiggy top`, `twiggy diff`):
+  # (a) to (d) with their name sections, for twiggy (`twiggy top`, `twiggy diff`):
   # the same profile without strip, through wasm-bindgen (which keeps the names) but not
   # wasm-opt. Their own target directories, so that the stripped builds above are not
   # rebuilt next time.
   echo
-  for dir in "$floor" "$smtp" "$handrolled"; do
+  for dir in "$floor" "$smtp" "$handrolled" "$handrolled_safe"; do
     out="$dir/target/names"
     crate="$(basename "$dir")"
     printf '== wasm-size: %s with names -> %s\n' "$crate" "${out#"$root"/}/index_bg.wasm"
     (cd "$dir" && CARGO_PROFILE_RELEASE_STRIP=none CARGO_TARGET_DIR="$dir/target/names-build" \
       cargo build --release --target wasm32-unknown-unknown --quiet)
     "$WASM_BINDGEN_BIN" --target module --out-dir "$out" --out-name index \
-      "$dir/target/names-build/wasm32-unknown-unknown/release/wasm_size_$crate.wasm"
+      "$dir/target/names-build/wasm32-unknown-unknown/release/wasm_size_${crate//-/_}.wasm"
     printf '   %s bytes\n' "$(raw "$out/index_bg.wasm")"
   done
 fi
