@@ -21,7 +21,7 @@
 # cost of the library, (c) - (a): the cost of SMTP written by hand, (d) - (a): the same
 # with the library's checks, and what each feature adds.
 #
-#   bash benches/wasm-size.sh            # build them all (about 3 minutes), print the tables
+#   bash benches/wasm-size.sh            # build them all (about 6 minutes warm), print the tables
 #   bash benches/wasm-size.sh --names    # also build (a) to (d) with their name
 #                                        # sections (no strip, no wasm-opt) for twiggy:
 #                                        # benches/wasm-size/*/target/names/index_bg.wasm

@@ -55,6 +55,13 @@ FUZZ_CARGO_ARGS=--no-default-features FUZZ_SECONDS="${FUZZ_SECONDS:-15}" \
 step "Workers: build the example Worker with worker-build (tools cached in ~/.cache)"
 bash adapter-cloudflare/examples/worker/build.sh
 
+step "size reference (d): the hand-written SMTP Worker's unit tests, on the host"
+# benches/wasm-size/handrolled-safe keeps the library's checks by hand to show what they
+# cost in a Worker (benches/wasm-size.sh); its parser, checks and DATA encoder are tested
+# here so that the reference stays a correct client. Its own workspace: built on its own.
+(cd benches/wasm-size/handrolled-safe &&
+  cargo test --target "$(rustc -vV | sed -n 's/^host: //p')")
+
 step "Workers end to end: workerd + aiosmtpd (STARTTLS, implicit TLS) + smtp-sink on loopback"
 bash e2e/run.sh adapter-cloudflare/examples/worker/build
 

@@ -23,11 +23,14 @@
 //! Protocol data lives in fixed stack buffers (a 1024-octet receive buffer, a 512-octet
 //! transmit buffer); only the settings from `env.var(...)` are heap strings, as in (c).
 
+#![forbid(unsafe_code)]
+
 use core::future::poll_fn;
 use core::pin::Pin;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use worker::wasm_bindgen::JsValue;
 use worker::{event, Context, Env, Request, Response, SecureTransport, Socket};
+use zeroize::Zeroize;
 
 /// Longest reply line, CRLF included (RFC 5321 section 4.5.3.1.5).
 const MAX_LINE: usize = 512;
@@ -502,12 +505,9 @@ impl<'a> Line<'a> {
     }
 }
 
-/// Zero `buf` in a way the optimiser keeps.
+/// Zero `buf` in a way the optimiser keeps (with `zeroize`, as the library does).
 fn wipe(buf: &mut [u8]) {
-    for b in buf {
-        // SAFETY: `b` is a valid, aligned, exclusive reference to a u8.
-        unsafe { core::ptr::write_volatile(b, 0) };
-    }
+    buf.zeroize();
 }
 
 /// The password from the settings, zeroed when dropped.
