@@ -22,6 +22,14 @@
 //!
 //! Protocol data lives in fixed stack buffers (a 1024-octet receive buffer, a 512-octet
 //! transmit buffer); only the settings from `env.var(...)` are heap strings, as in (c).
+//!
+//! Not kept, against the library: its full address grammar (quoted local parts,
+//! SMTPUTF8) and Unicode control checks, PIPELINING, more than one recipient, RSET after
+//! a failure, the HELO fallback, enhanced status codes and reply texts, time limits, the
+//! port-25 refusal, waiting for the TLS handshake before writing, the runtime's error
+//! messages, credentials longer than 184 octets (the library streams AUTH through its
+//! buffer), and `worker::Socket::start_tls`, which panics if the runtime throws (the
+//! library calls the runtime's `startTls` itself and reports a failure as an error).
 
 #![forbid(unsafe_code)]
 
