@@ -1027,7 +1027,13 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                                     self.session.close();
                                     break Err(SmtpError::ConnectionClosed);
                                 }
-                                Ok(n) => self.rx_len += n,
+                                // A count past the buffer is the transport's bug; fail
+                                // closed rather than index out of bounds.
+                                Ok(n) if n <= RX - self.rx_len => self.rx_len += n,
+                                Ok(_) => {
+                                    self.session.close();
+                                    break Err(io(ErrorKind::InvalidData));
+                                }
                                 Err(e) => {
                                     self.session.close();
                                     break Err(io(e));
@@ -1049,13 +1055,18 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                             Err(SmtpError::SessionUnusable)
                         }
                         Step::ReadBody => match reader.read(&mut self.rx[..RX.min(TX)]).await {
-                            Ok(n) => {
+                            Ok(n) if n <= RX.min(TX) => {
                                 self.rx_len = n;
                                 Ok(())
                             }
+                            // Abandon the connection: without the end-of-data line the
+                            // server discards what it received. A count past the buffer
+                            // is the reader's bug.
+                            Ok(_) => {
+                                self.session.close();
+                                Err(SmtpError::BodySource(ErrorKind::InvalidData))
+                            }
                             Err(e) => {
-                                // Abandon the connection: without the end-of-data line
-                                // the server discards what it received.
                                 self.session.close();
                                 Err(SmtpError::BodySource(e.kind()))
                             }

@@ -350,25 +350,54 @@ fn quit_closes_the_transport_once_and_after_a_failure_too() {
     h.assert_done();
 }
 
-/// The mock, except that `write` reports `Ok(0)` (no progress) once `zero` is set.
-struct StallingWriter {
-    inner: MockTransport,
-    zero: std::rc::Rc<std::cell::Cell<bool>>,
+/// How [`Faulty`] misbehaves once its switch is on.
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    /// `write` reports `Ok(0)`: no progress.
+    WriteZero,
+    /// `read` reports one byte more than the buffer it was given.
+    ReadPastBuffer,
 }
 
-impl wasm_smtp_core::io::ErrorType for StallingWriter {
+/// The mock, misbehaving as `fault` says once `on` is set.
+struct Faulty {
+    inner: MockTransport,
+    fault: Fault,
+    on: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl Faulty {
+    fn new(inner: MockTransport, fault: Fault) -> (Self, std::rc::Rc<std::cell::Cell<bool>>) {
+        let on = std::rc::Rc::new(std::cell::Cell::new(false));
+        let t = Faulty {
+            inner,
+            fault,
+            on: on.clone(),
+        };
+        (t, on)
+    }
+
+    fn faulting(&self, fault: Fault) -> bool {
+        self.on.get() && self.fault == fault
+    }
+}
+
+impl wasm_smtp_core::io::ErrorType for Faulty {
     type Error = <MockTransport as wasm_smtp_core::io::ErrorType>::Error;
 }
 
-impl wasm_smtp_core::io::Read for StallingWriter {
+impl wasm_smtp_core::io::Read for Faulty {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        if self.faulting(Fault::ReadPastBuffer) {
+            return Ok(buf.len() + 1);
+        }
         self.inner.read(buf).await
     }
 }
 
-impl wasm_smtp_core::io::Write for StallingWriter {
+impl wasm_smtp_core::io::Write for Faulty {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        if self.zero.get() {
+        if self.faulting(Fault::WriteZero) {
             return Ok(0);
         }
         self.inner.write(buf).await
@@ -379,7 +408,7 @@ impl wasm_smtp_core::io::Write for StallingWriter {
     }
 }
 
-impl wasm_smtp_core::Transport for StallingWriter {
+impl wasm_smtp_core::Transport for Faulty {
     fn is_encrypted(&self) -> bool {
         self.inner.is_encrypted()
     }
@@ -392,16 +421,46 @@ impl wasm_smtp_core::Transport for StallingWriter {
 #[test]
 fn a_write_that_makes_no_progress_is_an_io_error_not_a_panic() {
     // `embedded-io-async`'s default `write_all` panics on `Ok(0)`; the client must not.
-    let (t, h) = tls(&[]).build();
-    let zero = std::rc::Rc::new(std::cell::Cell::new(false));
-    let transport = StallingWriter {
-        inner: t,
-        zero: zero.clone(),
-    };
+    let (t, _h) = tls(&[]).build();
+    let (transport, on) = Faulty::new(t, Fault::WriteZero);
     let mut c = block_on(SmtpClient::connect(transport, D)).unwrap();
-    zero.set(true);
+    on.set(true);
     let err = block_on(c.noop()).unwrap_err();
     assert_eq!(err, SmtpError::Io(ErrorKind::WriteZero));
     assert!(c.is_closed(), "the session is over after a failed write");
-    drop(h);
+}
+
+#[test]
+fn a_read_count_past_the_buffer_is_an_io_error_not_a_panic() {
+    let (t, _h) = tls(&[]).command("NOOP", "250 ok").build();
+    let (transport, on) = Faulty::new(t, Fault::ReadPastBuffer);
+    let mut c = block_on(SmtpClient::connect(transport, D)).unwrap();
+    on.set(true);
+    let err = block_on(c.noop()).unwrap_err();
+    assert_eq!(err, SmtpError::Io(ErrorKind::InvalidData));
+    assert!(c.is_closed());
+}
+
+/// A message source that reports one byte more than the buffer it was given.
+struct LyingReader;
+
+impl wasm_smtp_core::io::ErrorType for LyingReader {
+    type Error = ErrorKind;
+}
+
+impl wasm_smtp_core::io::Read for LyingReader {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        Ok(buf.len() + 1)
+    }
+}
+
+#[test]
+fn a_body_read_count_past_the_buffer_abandons_the_message_without_a_panic() {
+    let (t, h) = tls(&[]).mail_from(FROM).rcpt_to(TO).data().build();
+    let mut c = connect(t).unwrap();
+    let err = block_on(c.send_mail_from_reader(FROM, &[TO], &mut LyingReader)).unwrap_err();
+    assert_eq!(err, SmtpError::BodySource(ErrorKind::InvalidData));
+    // Nothing of the message was written: the server never sees an end of data.
+    assert!(c.is_closed());
+    h.assert_done();
 }
