@@ -991,9 +991,12 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                                 else {
                                     break self.transport.flush().await.map_err(io);
                                 };
+                                let len = rest.len();
                                 match self.transport.write(rest).await {
                                     Ok(0) => break Err(io(ErrorKind::WriteZero)),
-                                    Ok(k) => sent += k,
+                                    Ok(k) if k <= len => sent += k,
+                                    // More than it was given: the transport's bug.
+                                    Ok(_) => break Err(io(ErrorKind::InvalidData)),
                                     Err(e) => break Err(io(e)),
                                 }
                             };

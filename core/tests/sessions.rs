@@ -355,6 +355,8 @@ fn quit_closes_the_transport_once_and_after_a_failure_too() {
 enum Fault {
     /// `write` reports `Ok(0)`: no progress.
     WriteZero,
+    /// `write` reports one byte more than it was given.
+    WritePastBuffer,
     /// `read` reports one byte more than the buffer it was given.
     ReadPastBuffer,
 }
@@ -400,6 +402,9 @@ impl wasm_smtp_core::io::Write for Faulty {
         if self.faulting(Fault::WriteZero) {
             return Ok(0);
         }
+        if self.faulting(Fault::WritePastBuffer) {
+            return Ok(buf.len() + 1);
+        }
         self.inner.write(buf).await
     }
 
@@ -428,6 +433,17 @@ fn a_write_that_makes_no_progress_is_an_io_error_not_a_panic() {
     let err = block_on(c.noop()).unwrap_err();
     assert_eq!(err, SmtpError::Io(ErrorKind::WriteZero));
     assert!(c.is_closed(), "the session is over after a failed write");
+}
+
+#[test]
+fn a_write_count_past_the_buffer_is_an_io_error_not_taken_as_sent() {
+    let (t, _h) = tls(&[]).build();
+    let (transport, on) = Faulty::new(t, Fault::WritePastBuffer);
+    let mut c = block_on(SmtpClient::connect(transport, D)).unwrap();
+    on.set(true);
+    let err = block_on(c.noop()).unwrap_err();
+    assert_eq!(err, SmtpError::Io(ErrorKind::InvalidData));
+    assert!(c.is_closed());
 }
 
 #[test]
