@@ -80,7 +80,8 @@ enum Upgrade {
 /// The state shared between the transport (owned by the client) and the driver.
 #[derive(Debug)]
 struct Wire {
-    /// Read sizes: 0 = end of stream, 1 = read error, 2 = one line, n = n - 2 bytes.
+    /// Read sizes: 0 = end of stream, 1 = read error, 2 = one line, 255 = a count one past
+    /// the buffer (a lying transport), other n = n - 2 bytes.
     ctrl: Vec<u8>,
     ctrl_pos: usize,
     data: Vec<u8>,
@@ -89,7 +90,8 @@ struct Wire {
     /// Most read calls a client that makes progress can need.
     read_bound: usize,
     write_calls: usize,
-    fail_write_at: Option<usize>,
+    /// The write call that fails, and how.
+    fail_write_at: Option<(usize, WriteFault)>,
     max_write: usize,
     upgrade: Upgrade,
     upgrades: usize,
@@ -121,6 +123,17 @@ impl Wire {
             );
         }
     }
+}
+
+/// How the failing write fails.
+#[derive(Debug, Clone, Copy)]
+enum WriteFault {
+    /// An I/O error.
+    Error,
+    /// `Ok(0)`: no progress.
+    Zero,
+    /// A count one past the buffer.
+    PastBuffer,
 }
 
 /// A transport serving the fuzzer's bytes; see the module documentation.
@@ -162,6 +175,12 @@ impl Read for FuzzTransport {
                 w.die("a read error");
                 return Err(ErrorKind::ConnectionReset);
             }
+            Some(255) => {
+                // Claims more bytes than fit: the client must fail, not index past its
+                // buffer or use stale bytes.
+                w.die("a read count past the buffer");
+                return Ok(buf.len() + 1);
+            }
             Some(2) | None => rest
                 .iter()
                 .position(|&b| b == b'\n')
@@ -188,9 +207,24 @@ impl Write for FuzzTransport {
             return Ok(0);
         }
         w.write_calls += 1;
-        if w.fail_write_at == Some(w.write_calls) {
-            w.die("a write error");
-            return Err(ErrorKind::BrokenPipe);
+        match w.fail_write_at {
+            Some((at, fault)) if at == w.write_calls => {
+                return match fault {
+                    WriteFault::Error => {
+                        w.die("a write error");
+                        Err(ErrorKind::BrokenPipe)
+                    }
+                    WriteFault::Zero => {
+                        w.die("a write of no bytes");
+                        Ok(0)
+                    }
+                    WriteFault::PastBuffer => {
+                        w.die("a write count past the buffer");
+                        Ok(buf.len() + 1)
+                    }
+                };
+            }
+            _ => {}
         }
         let n = buf.len().min(w.max_write);
         w.written.extend_from_slice(&buf[..n]);
@@ -601,9 +635,13 @@ fn run(data: &[u8]) -> Vec<String> {
         3 => Upgrade::Lie,
         _ => Upgrade::Succeed,
     };
-    let fail_write_at = match b2 & 15 {
+    // 1-10: an error at that write call; 11-12: `Ok(0)` at call 1-2; 13-15: a count past
+    // the buffer at call 1-3.
+    let fail_write_at = match usize::from(b2 & 15) {
         0 => None,
-        k => Some(usize::from(k)),
+        k @ 1..=10 => Some((k, WriteFault::Error)),
+        k @ 11..=12 => Some((k - 10, WriteFault::Zero)),
+        k => Some((k - 12, WriteFault::PastBuffer)),
     };
     let max_write = [usize::MAX, 1, 2, 3, 7, 16, 64, 300][usize::from((b2 >> 4) & 7)];
     let wire = Rc::new(RefCell::new(Wire {
