@@ -1,7 +1,7 @@
 //! The transport, its error type and the shared state behind it.
 
 use crate::clock::{self, Registration};
-use crate::script::{Options, Script, ScriptStep, Step};
+use crate::script::{BadCount, Options, Script, ScriptStep, Step};
 use crate::text::{got_window, preview, window};
 use crate::transcript::Entry;
 use core::future::Future;
@@ -267,6 +267,13 @@ impl Run {
                 self.transcript.push(Entry::ReadError(kind));
                 Err(MockError::scripted(kind))
             }
+            Some(Step::BadCount(bad @ BadCount::ReadPastBuffer)) => {
+                let bad = *bad;
+                self.server_turn();
+                self.advance();
+                self.transcript.push(Entry::BadCount(bad.describe()));
+                Ok(buf.len() + 1)
+            }
             Some(Step::Eof) => {
                 self.server_turn();
                 self.advance();
@@ -338,7 +345,16 @@ impl Run {
                         }
                     }
                 }
-                Some(Step::WriteError(_)) if done > 0 => break,
+                Some(Step::WriteError(_) | Step::BadCount(_)) if done > 0 => break,
+                Some(Step::BadCount(bad @ (BadCount::WriteZero | BadCount::WritePastBuffer))) => {
+                    let bad = *bad;
+                    self.advance();
+                    self.transcript.push(Entry::BadCount(bad.describe()));
+                    return Ok(match bad {
+                        BadCount::WriteZero => 0,
+                        _ => buf.len() + 1,
+                    });
+                }
                 // The server stops reading: a short write, the next call waits.
                 Some(step) if step.is_pause() && done > 0 => break,
                 Some(Step::WriteError(kind)) => {

@@ -32,6 +32,32 @@ pub(crate) enum Step {
     Delay(Duration),
     /// The server is silent for good.
     Stall,
+    /// The next read or write reports a count the client must refuse (a buggy
+    /// transport); nothing is transferred.
+    BadCount(BadCount),
+}
+
+/// A count a buggy transport reports ([`Script::read_count_past_buffer`],
+/// [`Script::write_zero`], [`Script::write_count_past_buffer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadCount {
+    /// A read reports one byte more than its buffer.
+    ReadPastBuffer,
+    /// A write reports `Ok(0)`.
+    WriteZero,
+    /// A write reports one byte more than it was given.
+    WritePastBuffer,
+}
+
+impl BadCount {
+    /// For messages and the transcript.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            BadCount::ReadPastBuffer => "a read reporting one byte more than its buffer",
+            BadCount::WriteZero => "a write reporting Ok(0)",
+            BadCount::WritePastBuffer => "a write reporting one byte more than it was given",
+        }
+    }
 }
 
 impl Step {
@@ -47,6 +73,7 @@ impl Step {
             Step::UpgradeError(_) => "TLS upgrade error",
             Step::Delay(_) => "delay",
             Step::Stall => "stall",
+            Step::BadCount(_) => "bad count",
         }
     }
 
@@ -83,12 +110,19 @@ impl Step {
             }
             Step::Delay(d) => format!("the client to wait {d:?} (scripted delay)"),
             Step::Stall => "the client to wait (scripted stall)".to_owned(),
+            Step::BadCount(bad) => format!("the client to meet {} (scripted)", bad.describe()),
         }
     }
 
     /// Whether the step is satisfied by a client read.
     pub(crate) fn is_server_side(&self) -> bool {
-        matches!(self, Step::Read(_) | Step::ReadError(_) | Step::Eof)
+        matches!(
+            self,
+            Step::Read(_)
+                | Step::ReadError(_)
+                | Step::Eof
+                | Step::BadCount(BadCount::ReadPastBuffer)
+        )
     }
 
     /// Whether the step is a scripted silence (the client's read or write waits).
@@ -272,6 +306,24 @@ impl Script {
     /// steps, it returns those as a short write and the following call fails.
     pub fn write_error(self, kind: ErrorKind) -> Self {
         self.push(Step::WriteError(kind))
+    }
+
+    /// A buggy transport: the client's next read reports one byte more than the buffer it
+    /// was given, and delivers nothing. The client must fail, not index past its buffer.
+    pub fn read_count_past_buffer(self) -> Self {
+        self.push(Step::BadCount(BadCount::ReadPastBuffer))
+    }
+
+    /// A buggy transport: the client's next write reports `Ok(0)` (no progress) for a
+    /// non-empty buffer.
+    pub fn write_zero(self) -> Self {
+        self.push(Step::BadCount(BadCount::WriteZero))
+    }
+
+    /// A buggy transport: the client's next write reports one byte more than it was
+    /// given, and takes nothing.
+    pub fn write_count_past_buffer(self) -> Self {
+        self.push(Step::BadCount(BadCount::WritePastBuffer))
     }
 
     /// The server closes the connection: the client's next read returns `Ok(0)`. Once

@@ -524,6 +524,39 @@ fn scripted_read_and_write_errors_are_not_mismatches() {
 }
 
 #[test]
+fn scripted_bad_counts_report_what_a_buggy_transport_would() {
+    let (mut t, h) = Script::new()
+        .write("NOOP\r\n")
+        .read_count_past_buffer()
+        .write_zero()
+        .write("RSET\r\n")
+        .write_count_past_buffer()
+        .build();
+    write_all(&mut t, b"NOOP\r\n").unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(block_on(t.read(&mut buf)).unwrap(), 17);
+    assert_eq!(buf, [0u8; 16], "nothing delivered");
+    assert_eq!(write(&mut t, b"QUIT\r\n").unwrap(), 0);
+    // The bytes before a bad count go out as a short write first.
+    assert_eq!(write(&mut t, b"RSET\r\nNOOP\r\n").unwrap(), 6);
+    assert_eq!(write(&mut t, b"NOOP\r\n").unwrap(), 7);
+    h.assert_done();
+    assert_eq!(
+        h.transcript(),
+        [
+            Entry::Client(b"NOOP\r\n".to_vec()),
+            Entry::BadCount("a read reporting one byte more than its buffer"),
+            Entry::BadCount("a write reporting Ok(0)"),
+            Entry::Client(b"RSET\r\n".to_vec()),
+            Entry::BadCount("a write reporting one byte more than it was given"),
+        ]
+    );
+    assert!(h
+        .transcript_text()
+        .contains("*** a write reporting Ok(0) ***"));
+}
+
+#[test]
 fn write_error_after_matching_bytes_is_a_short_write_first() {
     let (mut t, h) = Script::new()
         .write("MAIL FROM:<a@b>\r\n")

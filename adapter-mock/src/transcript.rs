@@ -29,6 +29,9 @@ pub enum Entry {
     Delay(core::time::Duration),
     /// The client reached a scripted stall ([`Script::stall`](crate::Script::stall)).
     Stall,
+    /// A read or write reported a count the client must refuse, as scripted
+    /// ([`Script::write_zero`](crate::Script::write_zero) and the like).
+    BadCount(&'static str),
 }
 
 const REDACTED: &str = "<redacted>";
@@ -69,6 +72,7 @@ pub(crate) fn render(entries: &[Entry]) -> String {
             }
             Entry::ReadError(kind) => out.push_str(&format!("*** read error: {kind:?} ***\n")),
             Entry::WriteError(kind) => out.push_str(&format!("*** write error: {kind:?} ***\n")),
+            Entry::BadCount(what) => out.push_str(&format!("*** {what} ***\n")),
             Entry::Eof => out.push_str("*** end of stream ***\n"),
             Entry::Delay(d) => out.push_str(&format!("*** silence for {d:?} ***\n")),
             Entry::Stall => out.push_str("*** silence from here on ***\n"),

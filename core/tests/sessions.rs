@@ -350,111 +350,34 @@ fn quit_closes_the_transport_once_and_after_a_failure_too() {
     h.assert_done();
 }
 
-/// How [`Faulty`] misbehaves once its switch is on.
-#[derive(Clone, Copy, PartialEq)]
-enum Fault {
-    /// `write` reports `Ok(0)`: no progress.
-    WriteZero,
-    /// `write` reports one byte more than it was given.
-    WritePastBuffer,
-    /// `read` reports one byte more than the buffer it was given.
-    ReadPastBuffer,
-}
-
-/// The mock, misbehaving as `fault` says once `on` is set.
-struct Faulty {
-    inner: MockTransport,
-    fault: Fault,
-    on: std::rc::Rc<std::cell::Cell<bool>>,
-}
-
-impl Faulty {
-    fn new(inner: MockTransport, fault: Fault) -> (Self, std::rc::Rc<std::cell::Cell<bool>>) {
-        let on = std::rc::Rc::new(std::cell::Cell::new(false));
-        let t = Faulty {
-            inner,
-            fault,
-            on: on.clone(),
-        };
-        (t, on)
-    }
-
-    fn faulting(&self, fault: Fault) -> bool {
-        self.on.get() && self.fault == fault
-    }
-}
-
-impl wasm_smtp_core::io::ErrorType for Faulty {
-    type Error = <MockTransport as wasm_smtp_core::io::ErrorType>::Error;
-}
-
-impl wasm_smtp_core::io::Read for Faulty {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        if self.faulting(Fault::ReadPastBuffer) {
-            return Ok(buf.len() + 1);
-        }
-        self.inner.read(buf).await
-    }
-}
-
-impl wasm_smtp_core::io::Write for Faulty {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        if self.faulting(Fault::WriteZero) {
-            return Ok(0);
-        }
-        if self.faulting(Fault::WritePastBuffer) {
-            return Ok(buf.len() + 1);
-        }
-        self.inner.write(buf).await
-    }
-
-    async fn flush(&mut self) -> Result<(), Self::Error> {
-        self.inner.flush().await
-    }
-}
-
-impl wasm_smtp_core::Transport for Faulty {
-    fn is_encrypted(&self) -> bool {
-        self.inner.is_encrypted()
-    }
-
-    async fn upgrade_to_tls(&mut self) -> Result<(), Self::Error> {
-        self.inner.upgrade_to_tls().await
-    }
+/// NOOP against `script` (after the greeting and EHLO) must fail and close the session
+/// without a panic, the script played to its end; returns the error.
+fn noop_fails_closed(script: Script) -> SmtpError {
+    let (t, h) = script.build();
+    let mut c = connect(t).unwrap();
+    let err = block_on(c.noop()).unwrap_err();
+    assert!(c.is_closed(), "the session is still open after {err:?}");
+    h.assert_done();
+    err
 }
 
 #[test]
 fn a_write_that_makes_no_progress_is_an_io_error_not_a_panic() {
     // `embedded-io-async`'s default `write_all` panics on `Ok(0)`; the client must not.
-    let (t, _h) = tls(&[]).build();
-    let (transport, on) = Faulty::new(t, Fault::WriteZero);
-    let mut c = block_on(SmtpClient::connect(transport, D)).unwrap();
-    on.set(true);
-    let err = block_on(c.noop()).unwrap_err();
+    let err = noop_fails_closed(tls(&[]).write_zero());
     assert_eq!(err, SmtpError::Io(ErrorKind::WriteZero));
-    assert!(c.is_closed(), "the session is over after a failed write");
 }
 
 #[test]
 fn a_write_count_past_the_buffer_is_an_io_error_not_taken_as_sent() {
-    let (t, _h) = tls(&[]).build();
-    let (transport, on) = Faulty::new(t, Fault::WritePastBuffer);
-    let mut c = block_on(SmtpClient::connect(transport, D)).unwrap();
-    on.set(true);
-    let err = block_on(c.noop()).unwrap_err();
+    let err = noop_fails_closed(tls(&[]).write_count_past_buffer());
     assert_eq!(err, SmtpError::Io(ErrorKind::InvalidData));
-    assert!(c.is_closed());
 }
 
 #[test]
 fn a_read_count_past_the_buffer_is_an_io_error_not_a_panic() {
-    let (t, _h) = tls(&[]).command("NOOP", "250 ok").build();
-    let (transport, on) = Faulty::new(t, Fault::ReadPastBuffer);
-    let mut c = block_on(SmtpClient::connect(transport, D)).unwrap();
-    on.set(true);
-    let err = block_on(c.noop()).unwrap_err();
+    let err = noop_fails_closed(tls(&[]).write("NOOP\r\n").read_count_past_buffer());
     assert_eq!(err, SmtpError::Io(ErrorKind::InvalidData));
-    assert!(c.is_closed());
 }
 
 /// A message source that reports one byte more than the buffer it was given.
