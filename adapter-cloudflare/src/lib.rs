@@ -61,17 +61,12 @@ pub fn connect_smtps<'a>(
     port: u16,
     ehlo_domain: &'a str,
 ) -> impl Future<Output = Result<SmtpClient<WorkersTransport>, Error>> + 'a {
-    open(
-        host,
-        port,
-        ehlo_domain,
-        Security::ImplicitTls,
-        Config::new(),
-    )
+    connect_smtps_with(host, port, ehlo_domain, Config::new())
 }
 
-/// [`connect_smtps`] with an explicit [`Config`] (its TLS policy does not matter: the
-/// connection is encrypted from the start).
+/// [`connect_smtps`] with an explicit [`Config`]. Its TLS policy is replaced by
+/// [`TlsPolicy::Implicit`]: the engine refuses to read or write anything unless the
+/// connection is encrypted from the start.
 ///
 /// # Errors
 /// As [`connect_smtps`].
@@ -81,6 +76,7 @@ pub fn connect_smtps_with<'a>(
     ehlo_domain: &'a str,
     config: Config,
 ) -> impl Future<Output = Result<SmtpClient<WorkersTransport>, Error>> + 'a {
+    let config = config.tls(TlsPolicy::Implicit);
     open(host, port, ehlo_domain, Security::ImplicitTls, config)
 }
 

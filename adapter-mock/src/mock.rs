@@ -485,13 +485,15 @@ impl ErrorType for MockTransport {
     type Error = MockError;
 }
 
-/// A read or write, which waits at scripted delays and stalls.
+/// A read, a write or a TLS handshake, which waits at scripted delays and stalls.
 enum Op<'b> {
     Read(&'b mut [u8]),
     Write(&'b [u8]),
+    Upgrade,
 }
 
-/// The future of [`MockTransport`]'s `read` and `write`.
+/// The future of [`MockTransport`]'s `read`, `write` and `upgrade_to_tls` (which
+/// returns 0).
 struct Io<'t, 'b> {
     transport: &'t MockTransport,
     op: Op<'b>,
@@ -506,6 +508,7 @@ impl Future for Io<'_, '_> {
         let empty = match &this.op {
             Op::Read(buf) => buf.is_empty(),
             Op::Write(buf) => buf.is_empty(),
+            Op::Upgrade => false,
         };
         let pause = if empty {
             None
@@ -523,6 +526,7 @@ impl Future for Io<'_, '_> {
         Poll::Ready(this.transport.with(|steps, run| match &mut this.op {
             Op::Read(buf) => run.read(steps, buf),
             Op::Write(buf) => run.write(steps, buf),
+            Op::Upgrade => run.upgrade(steps).map(|()| 0),
         }))
     }
 }
@@ -557,7 +561,13 @@ impl wasm_smtp_core::Transport for MockTransport {
     }
 
     async fn upgrade_to_tls(&mut self) -> Result<(), MockError> {
-        self.with(|steps, run| run.upgrade(steps))
+        Io {
+            transport: self,
+            op: Op::Upgrade,
+            wake_up: None,
+        }
+        .await
+        .map(drop)
     }
 
     async fn close(&mut self) -> Result<(), MockError> {

@@ -349,7 +349,7 @@ impl Script {
     }
 
     /// The server is silent for `duration` of [virtual time](crate::clock): it neither
-    /// sends nor reads. The client's next read or write waits until then (a write that
+    /// sends nor reads. The client's next read, write or TLS upgrade waits until then (a write that
     /// reaches this step after some bytes returns them as a short write first), then the
     /// script goes on. The wait starts when the client reaches the step.
     ///
@@ -370,9 +370,9 @@ impl Script {
         self.push(Step::Delay(duration))
     }
 
-    /// The server goes silent for good: from here on, every read and write waits
-    /// forever (a server that stops answering, or stops reading so that writes no longer
-    /// complete). Only the client's time limit ends the wait; with
+    /// The server goes silent for good: from here on, every read, write and TLS upgrade
+    /// waits forever (a server that stops answering, stops reading so that writes no
+    /// longer complete, or never finishes the TLS handshake). Only the client's time limit ends the wait; with
     /// [`block_on`](crate::block_on) and no time limit, the test panics instead of
     /// hanging. Steps after a stall are never reached; a script that ends in a stall the
     /// client reached counts as finished.

@@ -192,7 +192,9 @@ pub async fn connect_smtps(host: &str, port: u16, ehlo_domain: &str) -> Result<C
     connect_smtps_with(host, port, ehlo_domain, &Options::new()).await
 }
 
-/// Connect with implicit TLS (SMTPS, usually port 465).
+/// Connect with implicit TLS (SMTPS, usually port 465). The TLS policy of `options` is
+/// replaced by [`TlsPolicy::Implicit`]: the engine refuses to read or write anything
+/// unless the connection is encrypted from the start.
 ///
 /// # Errors
 /// As [`connect`].
@@ -202,7 +204,10 @@ pub async fn connect_smtps_with(
     ehlo_domain: &str,
     options: &Options,
 ) -> Result<Client, Error> {
-    connect(host, port, ehlo_domain, Security::ImplicitTls, options).await
+    let options = options
+        .clone()
+        .config(options.config.tls(TlsPolicy::Implicit));
+    connect(host, port, ehlo_domain, Security::ImplicitTls, &options).await
 }
 
 /// Connect in plaintext (submission, usually port 587) and upgrade with STARTTLS, with

@@ -63,12 +63,20 @@ pub const BDAT_WINDOW: usize = 8;
 #[cfg(feature = "chunking")]
 const CHUNK_HEAD: usize = 27;
 
-/// When to use TLS on a connection that starts in plaintext.
+/// What the caller expects of TLS on the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum TlsPolicy {
-    /// Upgrade with STARTTLS; fail when the server does not offer it or refuses it. Never
-    /// continue in plaintext. The default.
+    /// TLS from the first byte (implicit TLS, "SMTPS", RFC 8314 section 3.3, usually
+    /// port 465): the transport must already be encrypted when the client is created.
+    /// If it is not, [`SmtpClient::connect_with`] fails with
+    /// [`TlsError::PlaintextTransport`] before reading or writing anything (no greeting is
+    /// read, no EHLO is sent in the clear). The adapters' `connect_smtps*` functions
+    /// use it.
+    Implicit,
+    /// Upgrade a plaintext connection with STARTTLS; fail when the server does not offer
+    /// it or refuses it. Never continue in plaintext. The default. (A connection that is
+    /// encrypted from the start is accepted as it is.)
     #[default]
     Required,
     /// Upgrade when offered, continue in plaintext otherwise. An active attacker can
@@ -139,8 +147,9 @@ impl Config {
         self
     }
 
-    /// Set the TLS policy for connections that start in plaintext (ignored on implicit
-    /// TLS connections, which are encrypted from the start).
+    /// Set the TLS policy. [`TlsPolicy::Implicit`] requires a transport that is
+    /// encrypted from the start; the others say what to do on a connection that starts
+    /// in plaintext (they accept an implicit-TLS transport as it is).
     pub const fn tls(mut self, policy: TlsPolicy) -> Self {
         self.tls = policy;
         self
@@ -450,6 +459,10 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         let () = Self::CHECK;
         crate::address::check_domain(ehlo_domain, InputField::EhloDomain, false)?;
         let encrypted = transport.is_encrypted();
+        if config.tls == TlsPolicy::Implicit && !encrypted {
+            // Nothing read, nothing written: not even the greeting is trusted.
+            return Err(TlsError::PlaintextTransport.into());
+        }
         let mut client = SmtpClient {
             transport,
             session: Session::new(RX, encrypted),
@@ -1095,8 +1108,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
 
     /// The time limit of `step`, and the stage a time-out reports: the limit of the
     /// [`Timeouts`] for the command written or the reply awaited (the data-block limit
-    /// for message data, reported as [`Stage::Data`]). Reading the body and the TLS
-    /// handshake are not limited here.
+    /// for message data, reported as [`Stage::Data`]), or for the TLS handshake. Reading
+    /// the body is not limited here (the caller's reader is not the server).
     #[cfg(feature = "timeouts")]
     fn limit(&self, step: &Step) -> (Limit, Stage) {
         let timeouts = &self.config.timeouts;
@@ -1110,7 +1123,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             },
             Step::Receive => self.session.awaiting(),
             Step::Close => Some(Stage::Quit),
-            Step::Upgrade | Step::ReadBody | Step::Done => None,
+            Step::Upgrade => Some(Stage::TlsHandshake),
+            Step::ReadBody | Step::Done => None,
         };
         match stage {
             Some(stage) => (timeouts.limit(stage), stage),

@@ -34,6 +34,11 @@ pub enum Stage {
     Helo,
     /// `STARTTLS` (RFC 3207).
     StartTls,
+    /// The TLS handshake after the 220 reply to `STARTTLS` (RFC 3207 section 4), run by
+    /// the transport. No reply answers it: it appears only in
+    /// [`SmtpError::Timeout`], when the handshake outlasts
+    /// [`Timeouts::tls_handshake`](crate::Timeouts::tls_handshake).
+    TlsHandshake,
     /// `AUTH` and its challenge exchange (RFC 4954).
     Auth,
     /// `MAIL FROM` (RFC 5321 section 4.1.1.2).
@@ -56,13 +61,15 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// The command name as written on the wire (or `"greeting"` / `"end of data"`).
+    /// The command name as written on the wire (or `"greeting"`, `"TLS handshake"`,
+    /// `"end of data"`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Stage::Greeting => "greeting",
             Stage::Ehlo => "EHLO",
             Stage::Helo => "HELO",
             Stage::StartTls => "STARTTLS",
+            Stage::TlsHandshake => "TLS handshake",
             Stage::Auth => "AUTH",
             Stage::MailFrom => "MAIL FROM",
             Stage::RcptTo => "RCPT TO",
@@ -197,6 +204,10 @@ pub enum TlsError {
     /// The transport reported that it is still not encrypted after the upgrade.
     #[error("transport is not encrypted after the TLS upgrade")]
     NotEncrypted,
+    /// Implicit TLS was required ([`TlsPolicy::Implicit`](crate::TlsPolicy::Implicit))
+    /// but the transport is not encrypted. Nothing was read or written.
+    #[error("implicit TLS required but the connection is not encrypted; nothing was sent")]
+    PlaintextTransport,
     /// STARTTLS was requested on a stream that is already encrypted.
     #[error("the connection is already encrypted")]
     AlreadyEncrypted,

@@ -235,7 +235,8 @@ impl Session {
         let allowed = match self.phase {
             Phase::Closed | Phase::ExpectGreeting | Phase::AwaitingUpgrade => false,
             Phase::ExpectHello => matches!(stage, Stage::Ehlo | Stage::Helo | Stage::Quit),
-            Phase::Ready => !matches!(stage, Stage::Greeting),
+            // No command answers the greeting or the TLS handshake.
+            Phase::Ready => !matches!(stage, Stage::Greeting | Stage::TlsHandshake),
         };
         if !allowed {
             return Err(SmtpError::SessionUnusable);
@@ -398,7 +399,7 @@ impl Session {
 /// The positive reply codes that may answer `stage` (one of them twice when only one may).
 const fn expected_codes(stage: Stage) -> [u16; 2] {
     match stage {
-        Stage::Greeting | Stage::StartTls => [220, 220],
+        Stage::Greeting | Stage::StartTls | Stage::TlsHandshake => [220, 220],
         Stage::Ehlo | Stage::Helo | Stage::MailFrom | Stage::DataEnd | Stage::Bdat => [250, 250],
         Stage::Rset | Stage::Noop => [250, 250],
         Stage::RcptTo => [250, 251],

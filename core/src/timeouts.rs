@@ -15,7 +15,8 @@
 //! |---|---|---|
 //! | greeting | the 220 greeting | 5 min (RFC) |
 //! | EHLO / HELO | each write of the command, the reply | 5 min |
-//! | STARTTLS | each write of the command, the 220 reply (the TLS handshake itself is timed by the transport) | 5 min |
+//! | STARTTLS | each write of the command, the 220 reply | 5 min |
+//! | TLS handshake | the transport's [`upgrade_to_tls`](crate::Transport::upgrade_to_tls) after the 220 | 1 min |
 //! | AUTH | each write of a line, each reply (334 or final) | 5 min |
 //! | MAIL | each write of the command, the reply | 5 min (RFC) |
 //! | RCPT | each write of the command, each reply | 5 min (RFC) |
@@ -109,6 +110,7 @@ pub struct Timeouts {
     greeting: Limit,
     ehlo: Limit,
     starttls: Limit,
+    tls_handshake: Limit,
     auth: Limit,
     mail: Limit,
     rcpt: Limit,
@@ -130,13 +132,16 @@ impl Timeouts {
     /// RFC 5321 section 4.5.3.2: greeting, MAIL and RCPT 5 minutes, DATA initiation 2
     /// minutes, each data block 3 minutes, end of data 10 minutes. For the phases the
     /// RFC does not name: EHLO/HELO, STARTTLS, AUTH, RSET and NOOP 5 minutes (as MAIL),
-    /// QUIT 1 minute (nothing is lost by giving up on it).
+    /// the TLS handshake 1 minute (a few round trips and some arithmetic, no work on
+    /// the server's side to wait for), QUIT 1 minute (nothing is lost by giving up on
+    /// it).
     pub const fn new() -> Self {
         let five = Limit::secs(300);
         Timeouts {
             greeting: five,
             ehlo: five,
             starttls: five,
+            tls_handshake: Limit::secs(60),
             auth: five,
             mail: five,
             rcpt: five,
@@ -161,6 +166,7 @@ impl Timeouts {
             greeting: l,
             ehlo: l,
             starttls: l,
+            tls_handshake: l,
             auth: l,
             mail: l,
             rcpt: l,
@@ -186,9 +192,19 @@ impl Timeouts {
     }
 
     /// `STARTTLS` and its 220 reply (default 5 minutes). The TLS handshake that follows
-    /// is the transport's to time.
+    /// has its own limit, [`tls_handshake`](Self::tls_handshake).
     pub const fn starttls(mut self, limit: Option<Duration>) -> Self {
         self.starttls = Limit::new(limit);
+        self
+    }
+
+    /// The TLS handshake after the 220 reply to `STARTTLS`: the whole of
+    /// [`Transport::upgrade_to_tls`](crate::Transport::upgrade_to_tls) (default 1
+    /// minute). A time-out is reported as
+    /// [`SmtpError::Timeout`](crate::SmtpError::Timeout)`(`[`Stage::TlsHandshake`]`)`
+    /// and closes the session. A transport may have a shorter limit of its own.
+    pub const fn tls_handshake(mut self, limit: Option<Duration>) -> Self {
+        self.tls_handshake = Limit::new(limit);
         self
     }
 
@@ -268,6 +284,7 @@ impl Timeouts {
             Stage::Greeting => self.greeting,
             Stage::Ehlo | Stage::Helo => self.ehlo,
             Stage::StartTls => self.starttls,
+            Stage::TlsHandshake => self.tls_handshake,
             Stage::Auth => self.auth,
             Stage::MailFrom => self.mail,
             Stage::RcptTo => self.rcpt,
@@ -375,6 +392,7 @@ mod tests {
         ] {
             assert_eq!(t.reply(stage), min(5), "{stage}");
         }
+        assert_eq!(t.reply(Stage::TlsHandshake), min(1));
         assert_eq!(t.reply(Stage::Quit), min(1));
     }
 
@@ -385,6 +403,7 @@ mod tests {
             .greeting(s(1))
             .ehlo(s(2))
             .starttls(s(3))
+            .tls_handshake(s(13))
             .auth(s(4))
             .mail(s(5))
             .rcpt(s(6))
@@ -399,6 +418,7 @@ mod tests {
             (Stage::Ehlo, 2),
             (Stage::Helo, 2),
             (Stage::StartTls, 3),
+            (Stage::TlsHandshake, 13),
             (Stage::Auth, 4),
             (Stage::MailFrom, 5),
             (Stage::RcptTo, 6),

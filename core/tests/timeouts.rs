@@ -85,6 +85,59 @@ fn silent_starttls_reply_times_out() {
     h.assert_done();
 }
 
+/// The TLS handshake after STARTTLS has its own limit (default 1 minute): a transport
+/// whose handshake never finishes does not hang the client. Before this limit the engine
+/// awaited `upgrade_to_tls` without a timer, and this test panicked in `block_on` ("no
+/// time limit").
+#[test]
+fn a_tls_handshake_that_never_finishes_times_out_after_1_minute() {
+    let (t, h) = Script::new()
+        .greeting()
+        .ehlo(D, &["STARTTLS"])
+        .write("STARTTLS\r\n")
+        .read("220 2.0.0 Ready to start TLS\r\n")
+        .stall()
+        .build();
+    let (r, took) = timed(|| connect(t).map(drop));
+    assert!(timeout(Stage::TlsHandshake)(&r), "{r:?}");
+    assert_eq!(took, MIN);
+    assert!(!h.is_encrypted());
+    assert!(
+        h.written().ends_with(b"STARTTLS\r\n"),
+        "nothing after STARTTLS"
+    );
+    h.assert_done();
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "no answer from the server within the time limit for TLS handshake"
+    );
+}
+
+/// A slow handshake inside a configured limit passes, one outside it fails.
+#[test]
+fn the_tls_handshake_limit_is_configurable() {
+    let slow = |delay| {
+        Script::new()
+            .greeting()
+            .ehlo(D, &["STARTTLS"])
+            .write("STARTTLS\r\n")
+            .read("220 2.0.0 Ready to start TLS\r\n")
+            .delay(delay)
+            .upgrade()
+            .ehlo(D, &[])
+            .build()
+    };
+    let config = Config::new().timeouts(Timeouts::new().tls_handshake(Some(10 * SEC)));
+    let (t, h) = slow(9 * SEC);
+    assert!(connect_with(t, config).is_ok());
+    h.assert_done();
+    let (t, h) = slow(11 * SEC);
+    let (r, took) = timed(|| connect_with(t, config).map(drop));
+    assert!(timeout(Stage::TlsHandshake)(&r), "{r:?}");
+    assert_eq!(took, 10 * SEC);
+    assert!(!h.is_encrypted());
+}
+
 #[test]
 fn silent_auth_times_out_and_nothing_follows() {
     let (t, h) = tls(&["AUTH PLAIN"])

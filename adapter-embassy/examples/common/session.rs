@@ -4,7 +4,7 @@
 //!
 //! `no_std` and allocation-free, so that the firmware compiles the same file.
 
-use wasm_smtp_core::{Mechanism, SendOutcome, SmtpClient, SmtpError};
+use wasm_smtp_core::{Config, Mechanism, SendOutcome, SmtpClient, SmtpError, TlsPolicy};
 use wasm_smtp_embassy::{CryptoRngCore, EmbassyTransport, Error, Socket, TlsClock, TlsSetup};
 
 /// How TLS starts.
@@ -56,6 +56,11 @@ where
     R: CryptoRngCore,
     C: TlsClock,
 {
+    // Implicit TLS: the engine refuses to start unless the transport is encrypted.
+    let policy = match security {
+        Security::StartTls => TlsPolicy::Required,
+        Security::Implicit => TlsPolicy::Implicit,
+    };
     let mut transport = match security {
         Security::StartTls => EmbassyTransport::starttls(socket, tls),
         Security::Implicit => EmbassyTransport::implicit_tls(socket, tls)
@@ -65,23 +70,27 @@ where
                 transport: Some(e),
             })?,
     };
-    session(&mut transport, mail).await.map_err(|smtp| Failure {
-        smtp: Some(smtp),
-        transport: transport.last_error(),
-    })
+    session(&mut transport, mail, policy)
+        .await
+        .map_err(|smtp| Failure {
+            smtp: Some(smtp),
+            transport: transport.last_error(),
+        })
 }
 
 async fn session<S, R, C>(
     transport: &mut EmbassyTransport<'_, S, R, C>,
     mail: &Mail<'_>,
+    policy: TlsPolicy,
 ) -> Result<SendOutcome, SmtpError>
 where
     S: Socket,
     R: CryptoRngCore,
     C: TlsClock,
 {
-    // The default Config: TLS required, no AUTH in plaintext. Default buffers.
-    let mut client = SmtpClient::connect(transport, mail.ehlo_domain).await?;
+    // The default Config (no AUTH in plaintext) with the TLS policy. Default buffers.
+    let config = Config::new().tls(policy);
+    let mut client = SmtpClient::connect_with(transport, mail.ehlo_domain, config).await?;
     client
         .login_with(mail.mechanism, mail.user, mail.password)
         .await?;

@@ -358,6 +358,45 @@ fn implicit_tls_transport_reporting_plaintext_after_upgrade() {
     h.assert_done();
 }
 
+/// RFC 8314 section 3.3 (implicit TLS): a caller who asked for TLS from the first byte
+/// (`TlsPolicy::Implicit`) and got a plaintext transport is refused before the client
+/// reads the greeting or writes anything (before this policy the client read the
+/// greeting in the clear, sent EHLO in the clear and then tried STARTTLS). The empty
+/// script fails on any read, write or upgrade.
+#[test]
+fn implicit_policy_on_a_plaintext_transport_reads_and_writes_nothing() {
+    for script in [
+        Script::new(),
+        Script::new().implicit_tls().never_encrypted(),
+    ] {
+        let (t, h) = script.build();
+        let err = connect_with(t, Config::new().tls(TlsPolicy::Implicit)).unwrap_err();
+        assert_eq!(err, SmtpError::Tls(TlsError::PlaintextTransport));
+        assert_eq!((h.read_calls(), h.write_calls()), (0, 0));
+        assert!(h.transcript().is_empty());
+        h.assert_done();
+        assert_eq!(
+            err.to_string(),
+            "implicit TLS required but the connection is not encrypted; nothing was sent"
+        );
+    }
+}
+
+/// `TlsPolicy::Implicit` on an encrypted transport: the usual session, and a STARTTLS
+/// offer is ignored as on any TLS connection (RFC 3207 section 4.2).
+#[test]
+fn implicit_policy_on_an_encrypted_transport_runs_as_usual() {
+    let (t, h) = tls(&["STARTTLS", "AUTH PLAIN"])
+        .auth_plain("alice", "hunter2")
+        .quit()
+        .build();
+    let mut c = connect_with(t, Config::new().tls(TlsPolicy::Implicit)).unwrap();
+    assert!(c.is_encrypted());
+    block_on(c.login("alice", "hunter2")).unwrap();
+    block_on(c.quit()).unwrap();
+    h.assert_done();
+}
+
 /// RFC 3207 section 4.2 (no STARTTLS once TLS is in place): on an implicit TLS
 /// connection a STARTTLS offer is ignored.
 #[test]
