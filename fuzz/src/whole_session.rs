@@ -299,7 +299,7 @@ impl Setup {
     fn new(b0: u8, b1: u8, b2: u8) -> Self {
         let policy = [
             TlsPolicy::Required,
-            TlsPolicy::Required,
+            TlsPolicy::Implicit,
             TlsPolicy::Opportunistic,
             TlsPolicy::Disabled,
         ][usize::from(b0 & 3)];
@@ -553,6 +553,12 @@ impl Driver {
                 "STARTTLS while disabled"
             );
         }
+        if !s.implicit_tls && s.policy == TlsPolicy::Implicit {
+            assert!(
+                w.written.is_empty(),
+                "written with implicit TLS on plaintext"
+            );
+        }
         if !s.implicit_tls && s.policy == TlsPolicy::Required {
             // Before TLS only EHLO and STARTTLS (and QUIT, to leave politely); the last
             // line may be cut short by a failed write.
@@ -608,7 +614,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// plaintext; without `allow_plaintext_auth`, no AUTH line and no form of the secret in
 /// plaintext; no bare CR or LF ever written.
 ///
-/// Input layout: byte 0 = bits 0-1 policy (`connect()` default, `Required`,
+/// Input layout: byte 0 = bits 0-1 policy (`connect()` default, `Implicit`,
 /// `Opportunistic`, `Disabled`), bit 2 implicit TLS, bit 3 `allow_plaintext_auth`, bits
 /// 4-5 upgrade (succeeds, succeeds, fails, "succeeds" without encryption), bit 6 login,
 /// bit 7 XOAUTH2 instead of PLAIN/LOGIN; byte 1 = bits 0-1 recipients (1 + n mod 3), bit 2
@@ -698,6 +704,10 @@ fn run(data: &[u8]) -> Vec<String> {
         if !setup.implicit_tls && setup.policy == TlsPolicy::Required {
             assert!(w.encrypted && w.upgrades == 1, "connected without TLS");
         }
+        assert!(
+            setup.implicit_tls || setup.policy != TlsPolicy::Implicit,
+            "connected with implicit TLS required on plaintext"
+        );
     }
     if setup.login {
         d.login(&mut client);
@@ -743,6 +753,7 @@ mod tests {
                 "starttls-injection" => "connect: Protocol(DataAfterStartTls)",
                 "upgrade-fails" => "connect: Tls(Handshake",
                 "upgrade-lies" => "connect: Tls(NotEncrypted)",
+                "implicit-policy-plaintext" => "connect: Tls(PlaintextTransport)",
                 "long-body-write-error" => "send_mail: Io(BrokenPipe)",
                 "helo-fallback-eof" => "send_mail: ok; quit: ConnectionClosed",
                 "rcpt-refused-data-554" => "send_mail: RecipientsRejected",
@@ -753,6 +764,6 @@ mod tests {
             assert!(log.contains(expected), "seed {name}: {log}");
             seen += 1;
         }
-        assert_eq!(seen, 14);
+        assert_eq!(seen, 15);
     }
 }
