@@ -491,13 +491,29 @@ impl Script {
 
     /// `AUTH PLAIN` with an initial response: writes
     /// `AUTH PLAIN {base64("\0{user}\0{password}")}\r\n`, then reads
-    /// `235 2.7.0 Authentication successful\r\n`.
+    /// `235 2.7.0 Authentication successful\r\n`. (When that line would exceed 512
+    /// octets, the exchange of [`auth_initial`](Script::auth_initial) instead.)
     pub fn auth_plain(self, user: &str, password: &str) -> Self {
         let response = base64(format!("\0{user}\0{password}").as_bytes());
         self.helper(".auth_plain(..)".to_owned(), |s| {
-            s.write(format!("AUTH PLAIN {response}\r\n"))
+            s.auth_initial("PLAIN", &response)
                 .read("235 2.7.0 Authentication successful\r\n")
         })
+    }
+
+    /// The first line of an AUTH exchange with an initial response (`response`, already
+    /// base64), as RFC 4954 section 4 wants it: `AUTH {mechanism} {response}\r\n` when
+    /// that fits an SMTP command line (512 octets with CRLF); otherwise `AUTH
+    /// {mechanism}\r\n`, the server's `334 \r\n`, and `{response}\r\n` on a line of
+    /// its own. The server's reply to the response comes next in the script.
+    pub fn auth_initial(self, mechanism: &str, response: &str) -> Self {
+        let line = format!("AUTH {mechanism} {response}\r\n");
+        if line.len() <= 512 {
+            return self.write(line);
+        }
+        self.write(format!("AUTH {mechanism}\r\n"))
+            .read("334 \r\n")
+            .write(format!("{response}\r\n"))
     }
 
     /// `AUTH LOGIN`: writes `AUTH LOGIN\r\n`, reads `334 VXNlcm5hbWU6\r\n`, writes
@@ -517,12 +533,13 @@ impl Script {
     }
 
     /// `AUTH XOAUTH2` with an initial response: writes
-    /// `AUTH XOAUTH2 {base64("user={user}\x01auth=Bearer {token}\x01\x01")}\r\n`, then
-    /// reads `235 2.7.0 Authentication successful\r\n`.
+    /// `AUTH XOAUTH2 {base64("user={user}\x01auth=Bearer {token}\x01\x01")}\r\n`
+    /// ([`auth_initial`](Script::auth_initial)), then reads
+    /// `235 2.7.0 Authentication successful\r\n`.
     pub fn auth_xoauth2(self, user: &str, token: &str) -> Self {
         let response = base64(format!("user={user}\x01auth=Bearer {token}\x01\x01").as_bytes());
         self.helper(".auth_xoauth2(..)".to_owned(), |s| {
-            s.write(format!("AUTH XOAUTH2 {response}\r\n"))
+            s.auth_initial("XOAUTH2", &response)
                 .read("235 2.7.0 Authentication successful\r\n")
         })
     }
@@ -530,13 +547,13 @@ impl Script {
     /// `AUTH OAUTHBEARER` with an initial response (RFC 7628, without `host` and
     /// `port`): writes
     /// `AUTH OAUTHBEARER {base64("n,a={user},\x01auth=Bearer {token}\x01\x01")}\r\n`
-    /// (the user escaped as a `saslname`), then reads
-    /// `235 2.7.0 Authentication successful\r\n`.
+    /// (the user escaped as a `saslname`; [`auth_initial`](Script::auth_initial)), then
+    /// reads `235 2.7.0 Authentication successful\r\n`.
     pub fn auth_oauthbearer(self, user: &str, token: &str) -> Self {
         let user = user.replace('=', "=3D").replace(',', "=2C");
         let response = base64(format!("n,a={user},\x01auth=Bearer {token}\x01\x01").as_bytes());
         self.helper(".auth_oauthbearer(..)".to_owned(), |s| {
-            s.write(format!("AUTH OAUTHBEARER {response}\r\n"))
+            s.auth_initial("OAUTHBEARER", &response)
                 .read("235 2.7.0 Authentication successful\r\n")
         })
     }
@@ -570,7 +587,7 @@ impl Script {
             b(&exchange.server_final),
         );
         self.helper(".auth_scram(..)".to_owned(), |s| {
-            s.write(format!("AUTH SCRAM-SHA-256 {cf}\r\n"))
+            s.auth_initial("SCRAM-SHA-256", &cf)
                 .read(format!("334 {sf}\r\n"))
                 .write(format!("{cfin}\r\n"))
                 .read(format!("334 {sfin}\r\n"))

@@ -11,6 +11,18 @@
 //! Validation happens before anything is written: a user name or secret containing the
 //! mechanism's separator (NUL for PLAIN, `\x01` for XOAUTH2 and OAUTHBEARER) is refused,
 //! and the error names the field, never its value.
+//!
+//! # Line lengths (RFC 4954 section 4)
+//! The `AUTH` command line is an SMTP command: at most [`MAX_COMMAND_LINE`] octets with
+//! its CRLF. When the initial response would make it longer (a long password, a 1-2 KB
+//! OAuth bearer token), the client sends `AUTH <mechanism>` alone and the response on a
+//! line of its own after the server's `334`, for every mechanism with an initial
+//! response (PLAIN, XOAUTH2, OAUTHBEARER, SCRAM-SHA-256). Response lines may be longer:
+//! servers must accept [`MAX_RESPONSE_LINE`] octets, and the client refuses credentials
+//! whose response line would exceed that, before anything is written
+//! ([`InvalidReason::TooLong`] for the user name or the secret). The transmit buffer sets
+//! no limit of its own: a response is streamed through it one base64 block at a time
+//! (a buffer of at least 64 octets is enough for any length).
 
 use crate::capabilities::Mechanism;
 use crate::error::{InputField, InvalidReason, SmtpError};
@@ -127,6 +139,14 @@ pub fn validate_host(host: &str) -> Result<(), SmtpError> {
     Ok(())
 }
 
+/// Most octets of an SMTP command line, CRLF included (RFC 5321 section 4.5.3.1.4): the
+/// limit for `AUTH <mechanism> <initial-response>`.
+pub const MAX_COMMAND_LINE: usize = 512;
+
+/// Most octets of an AUTH response line, CRLF included, that a server must accept (RFC
+/// 4954 section 4).
+pub const MAX_RESPONSE_LINE: usize = 12288;
+
 /// Input bytes per block: a multiple of 3, so blocks concatenate into valid base64.
 const BLOCK: usize = 48;
 /// Output bytes per full block.
@@ -189,6 +209,25 @@ impl<'a> SaslParts<'a> {
     #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
     fn is_escaped(&self, i: usize) -> bool {
         self.escaped & (1 << i) != 0
+    }
+
+    /// Octets of the response (escaped parts counted escaped), before base64.
+    pub fn octets(&self) -> usize {
+        let parts = self.parts.get(..self.len).unwrap_or_default();
+        #[allow(unused_variables)]
+        let octets = parts.iter().enumerate().map(|(i, part)| {
+            #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
+            if self.is_escaped(i) {
+                return part.iter().map(|b| escape(b).len()).sum();
+            }
+            part.len()
+        });
+        octets.sum()
+    }
+
+    /// Octets of the response once base64-encoded (padded), without a line ending.
+    pub fn encoded_len(&self) -> usize {
+        self.octets().div_ceil(3) * 4
     }
 }
 
@@ -569,6 +608,28 @@ mod tests {
         assert_eq!(long.as_str().len(), BearerStatus::CAPACITY);
         let hostile = BearerStatus::from_json(b"{\"status\":\"a\r\n\xffb\\\"x\"}");
         assert_eq!(hostile.as_str(), "a???b");
+    }
+
+    /// The length the client decides with (initial response or not, too long or not) is
+    /// the length it writes, escapes included, for every remainder modulo 3.
+    #[test]
+    fn encoded_len_is_the_written_length() {
+        let user = "a,b=c";
+        for n in 0..200 {
+            let secret = "s".repeat(n);
+            let creds = Credentials::new(user, &secret);
+            #[cfg_attr(not(feature = "auth-oauth"), allow(unused_mut))]
+            let mut cases = Vec::from([plain(&creds), single(secret.as_bytes())]);
+            #[cfg(feature = "auth-oauth")]
+            cases.extend([
+                xoauth2(&creds),
+                oauthbearer(&creds, None),
+                oauthbearer(&creds, Some(("mx.example.com", b"587"))),
+            ]);
+            for parts in cases {
+                assert_eq!(parts.encoded_len(), all(parts).len(), "secret of {n}");
+            }
+        }
     }
 
     #[test]

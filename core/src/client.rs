@@ -654,7 +654,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 SmtpError::ExtensionUnavailable(Extension::Auth)
             });
         }
-        let mut job = Job::Auth(AuthJob {
+        let a = AuthJob {
             mech,
             req,
             line: Line::Initial,
@@ -665,7 +665,9 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
             verified: false,
             #[cfg(feature = "auth-oauth")]
             bearer_error: None,
-        });
+        };
+        a.check_line_lengths()?;
+        let mut job = Job::Auth(a);
         let result = self.drive(&mut job, &mut &b""[..]).await;
         if let Job::Auth(a) = &mut job {
             a.scratch.zeroize();
@@ -1272,6 +1274,13 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                     a.at = AuthAt::Reply;
                     return Ok(Step::Exchange);
                 }
+                if a.initial_line_len() > auth::MAX_COMMAND_LINE {
+                    // RFC 4954 section 4: too long for the AUTH line; the response goes
+                    // on its own line after the server's (empty) 334.
+                    self.queue(Command::Auth(a.mech))?;
+                    a.at = AuthAt::Deferred;
+                    return Ok(Step::Exchange);
+                }
                 self.start_secret_line()?;
                 self.stage(b"AUTH ")?;
                 self.stage(a.mech.name().as_bytes())?;
@@ -1279,7 +1288,7 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 a.at = AuthAt::Line;
             }
             AuthAt::Line => {}
-            AuthAt::Reply => {
+            AuthAt::Reply | AuthAt::Deferred => {
                 let reply = got(reply)?;
                 if reply.code == ReplyCode::AUTH_SUCCEEDED {
                     return self.auth_succeeded(a);
@@ -1291,6 +1300,13 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                         return Err(AuthError::BearerRejected { rejection, status }.into());
                     }
                     return Err(AuthError::Rejected(rejection).into());
+                }
+                if let AuthAt::Deferred = a.at {
+                    // The go-ahead for the initial response (`a.line` is still
+                    // `Initial`); its text, empty by RFC 4422, is not used.
+                    self.start_secret_line()?;
+                    a.at = AuthAt::Line;
+                    return self.stream_line(a);
                 }
                 a.challenges += 1;
                 if a.challenges > challenge_limit(a.mech) {
@@ -1310,20 +1326,20 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 a.at = AuthAt::Line;
             }
         }
-        // Stream the base64 through the transmit buffer, sending it whenever it fills.
+        self.stream_line(a)
+    }
+
+    /// Stream the base64 of the line `a` is writing through the transmit buffer, sending
+    /// it whenever it fills; at the end, CRLF and wait for the reply.
+    fn stream_line(&mut self, a: &mut AuthJob<'_>) -> Result<Step, SmtpError> {
         let mut cursor = a.cursor;
-        #[cfg(feature = "auth-oauth")]
-        let (digits, start) = auth::port_digits(a.req.host.map_or(0, |(_, port)| port));
-        #[cfg(feature = "auth-oauth")]
-        let port = digits.get(start..).unwrap_or_default();
-        #[cfg(not(feature = "auth-oauth"))]
-        let port = &[];
+        let port = PortDigits::new(a.req.port());
         loop {
             if TX - self.tx_len < ENCODED_BLOCK {
                 a.cursor = cursor;
                 return Ok(Step::Send);
             }
-            let parts = line_parts(a, &self.rx, port);
+            let parts = line_parts(a, a.line, &self.rx, port.as_bytes());
             let n = cursor.next_block(&parts, &mut self.tx[self.tx_len..]);
             if n == 0 {
                 break;
@@ -2047,9 +2063,14 @@ fn challenge_limit(mech: Mechanism) -> usize {
     not(all(feature = "auth-scram", feature = "auth-oauth")),
     allow(unused_variables)
 )]
-fn line_parts<'p>(a: &'p AuthJob<'_>, rx: &'p [u8], port: &'p [u8]) -> auth::SaslParts<'p> {
+fn line_parts<'p>(
+    a: &'p AuthJob<'_>,
+    line: Line,
+    rx: &'p [u8],
+    port: &'p [u8],
+) -> auth::SaslParts<'p> {
     let creds = &a.req.creds;
-    match a.line {
+    match line {
         Line::Initial => match a.mech {
             Mechanism::Plain => auth::plain(creds),
             #[cfg(feature = "auth-oauth")]
@@ -2168,6 +2189,47 @@ impl<'a> AuthRequest<'a> {
         #[cfg(not(feature = "auth-scram"))]
         false
     }
+
+    /// The OAUTHBEARER `port`, if one is sent.
+    fn port(&self) -> Option<u16> {
+        #[cfg(feature = "auth-oauth")]
+        return self.host.map(|(_, port)| port);
+        #[cfg(not(feature = "auth-oauth"))]
+        None
+    }
+}
+
+/// The decimal digits of an OAUTHBEARER port (none without a port).
+struct PortDigits {
+    digits: [u8; 5],
+    start: usize,
+}
+
+impl PortDigits {
+    #[cfg(feature = "auth-oauth")]
+    fn new(port: Option<u16>) -> Self {
+        match port {
+            Some(port) => {
+                let (digits, start) = auth::port_digits(port);
+                PortDigits { digits, start }
+            }
+            None => PortDigits::NONE,
+        }
+    }
+
+    #[cfg(not(feature = "auth-oauth"))]
+    fn new(_: Option<u16>) -> Self {
+        PortDigits::NONE
+    }
+
+    const NONE: PortDigits = PortDigits {
+        digits: [0; 5],
+        start: 5,
+    };
+
+    fn as_bytes(&self) -> &[u8] {
+        self.digits.get(self.start..).unwrap_or_default()
+    }
 }
 
 /// Scratch space of an AUTH exchange: the SCRAM proof (base64) and expected server
@@ -2194,6 +2256,49 @@ struct AuthJob<'a> {
     /// OAUTHBEARER: the server sent an error challenge with this status.
     #[cfg(feature = "auth-oauth")]
     bearer_error: Option<auth::BearerStatus>,
+}
+
+impl AuthJob<'_> {
+    /// Octets of `line` once written: its base64 and CRLF.
+    fn line_len(&self, line: Line) -> usize {
+        let port = PortDigits::new(self.req.port());
+        line_parts(self, line, &[], port.as_bytes()).encoded_len() + 2
+    }
+
+    /// Octets of `AUTH <mechanism> <initial-response>` with its CRLF.
+    fn initial_line_len(&self) -> usize {
+        "AUTH  ".len() + self.mech.name().len() + self.line_len(Line::Initial)
+    }
+
+    /// Refuse credentials whose response lines would exceed
+    /// [`auth::MAX_RESPONSE_LINE`], before anything is written. (The server-dependent
+    /// SCRAM final line is short: a nonce bounded by the receive buffer and a proof.)
+    fn check_line_lengths(&self) -> Result<(), SmtpError> {
+        let creds = &self.req.creds;
+        let longer = if creds.user.len() > creds.secret.len() {
+            InputField::Username
+        } else {
+            InputField::Secret
+        };
+        let lines: &[(Line, InputField)] = match self.mech {
+            Mechanism::Login => &[
+                (Line::LoginUser, InputField::Username),
+                (Line::LoginPassword, InputField::Secret),
+            ],
+            #[cfg(feature = "auth-cram-md5")]
+            Mechanism::CramMd5 => &[(Line::CramResponse, InputField::Username)],
+            _ => &[(Line::Initial, longer)],
+        };
+        for &(line, field) in lines {
+            if self.line_len(line) > auth::MAX_RESPONSE_LINE {
+                return Err(SmtpError::invalid(
+                    field,
+                    InvalidReason::TooLong(auth::MAX_RESPONSE_LINE),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The response line an AUTH exchange is writing.
@@ -2223,6 +2328,9 @@ enum Line {
 #[derive(Clone, Copy)]
 enum AuthAt {
     Start,
+    /// `AUTH <mechanism>` was sent without its initial response (too long for the
+    /// command line): a 334 asks for it.
+    Deferred,
     /// Writing a line.
     Line,
     /// Waiting for the reply to a line.

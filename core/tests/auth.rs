@@ -516,6 +516,23 @@ mod scram {
         h.assert_done();
     }
 
+    /// RFC 4954 section 4 for SCRAM: a client-first message too long for the AUTH line
+    /// (a 400-octet user name) goes on its own line after `AUTH SCRAM-SHA-256` and the
+    /// server's empty 334; the two SCRAM challenges follow as usual.
+    #[test]
+    fn long_client_first_is_deferred() {
+        let user = "u".repeat(400);
+        let x = ScramExchange::new(&user, "pencil", CNONCE, SNONCE, SALT, 4096);
+        let (t, h) = tls(&["AUTH SCRAM-SHA-256"]).auth_scram(&x).build();
+        let mut c = connect(t).unwrap();
+        block_on(c.login_scram(&user, "pencil", &nonce())).unwrap();
+        assert!(c.session().is_authenticated());
+        h.assert_done();
+        let written = String::from_utf8(h.written()).unwrap();
+        assert!(written.contains("\r\nAUTH SCRAM-SHA-256\r\n"), "{written}");
+        assert!(written.lines().all(|l| l.len() < 700));
+    }
+
     #[test]
     fn server_rejects_the_proof() {
         let (t, h) = to_server_final()

@@ -467,3 +467,192 @@ fn credentials_debug_is_redacted() {
         "{debug}"
     );
 }
+
+// ----- line lengths (RFC 4954 section 4) -----------------------------------------------
+
+/// The base64 PLAIN response for USER and `secret`.
+fn plain_response(secret: &str) -> String {
+    base64(format!("\0{USER}\0{secret}").as_bytes())
+}
+
+/// The lines the client wrote after EHLO, each with its CRLF, as lengths.
+fn line_lengths(h: &MockHandle) -> Vec<usize> {
+    let written = h.written();
+    let lines: Vec<&[u8]> = written.split_inclusive(|&b| b == b'\n').collect();
+    lines[1..].iter().map(|l| l.len()).collect()
+}
+
+/// RFC 4954 section 4 and RFC 5321 section 4.5.3.1.4: with a 400-octet password the PLAIN
+/// initial response would make a 557-octet AUTH line (what the client sent before this
+/// rule); the client sends `AUTH PLAIN` alone and the response after the server's 334.
+#[test]
+fn plain_initial_response_too_long_for_the_command_line_follows_the_334() {
+    let secret = "p".repeat(400);
+    let response = plain_response(&secret);
+    assert_eq!(format!("AUTH PLAIN {response}\r\n").len(), 557);
+    let (t, h) = tls(&["AUTH PLAIN"])
+        .write(b"AUTH PLAIN\r\n")
+        .read(b"334 \r\n")
+        .write(format!("{response}\r\n"))
+        .read(b"235 2.7.0 ok\r\n")
+        .noop()
+        .build();
+    let mut c = connect(t).unwrap();
+    block_on(c.login(USER, &secret)).unwrap();
+    assert!(c.session().is_authenticated());
+    block_on(c.noop()).unwrap();
+    h.assert_done();
+    assert_eq!(line_lengths(&h), [12, 546, 6]);
+}
+
+/// The boundary: a 509-octet AUTH line (the longest a PLAIN line can be within 512)
+/// keeps its initial response; the next longer secret makes 513 octets and is deferred.
+/// The mock's `auth_plain` follows the same rule.
+#[test]
+fn plain_initial_response_at_the_limit_stays_on_the_auth_line() {
+    let inline = "p".repeat(365);
+    assert_eq!(
+        format!("AUTH PLAIN {}\r\n", plain_response(&inline)).len(),
+        509
+    );
+    let (t, h) = tls(&["AUTH PLAIN"])
+        .write(format!("AUTH PLAIN {}\r\n", plain_response(&inline)))
+        .read(b"235 2.7.0 ok\r\n")
+        .build();
+    block_on(connect(t).unwrap().login(USER, &inline)).unwrap();
+    h.assert_done();
+
+    let deferred = "p".repeat(366);
+    assert_eq!(
+        format!("AUTH PLAIN {}\r\n", plain_response(&deferred)).len(),
+        513
+    );
+    let (t, h) = tls(&["AUTH PLAIN"]).auth_plain(USER, &deferred).build();
+    block_on(connect(t).unwrap().login(USER, &deferred)).unwrap();
+    h.assert_done();
+    assert_eq!(line_lengths(&h), [12, 502]);
+}
+
+/// A bare `AUTH PLAIN` refused (for example 504 by a server that only accepts initial
+/// responses): the refusal is reported, no credentials are written, and the session
+/// stays usable.
+#[test]
+fn deferred_auth_refused_before_the_response() {
+    let secret = "p".repeat(400);
+    let (t, h) = tls(&["AUTH PLAIN"])
+        .write(b"AUTH PLAIN\r\n")
+        .read(b"504 5.5.4 Unrecognized authentication type\r\n")
+        .noop()
+        .build();
+    let mut c = connect(t).unwrap();
+    let e = block_on(c.login(USER, &secret)).unwrap_err();
+    assert!(rejected_any(Stage::Auth, 504)(&e), "{e:?}");
+    assert!(!c.is_closed());
+    block_on(c.noop()).unwrap();
+    h.assert_done();
+    assert!(!String::from_utf8_lossy(&h.written()).contains(&plain_response(&secret)));
+}
+
+/// After a deferred initial response the mechanism's own challenges count as before:
+/// PLAIN has none, so a 334 after the response is cut off.
+#[test]
+fn deferred_plain_challenge_after_the_response_is_cut_off() {
+    let secret = "p".repeat(400);
+    let (t, h) = tls(&["AUTH PLAIN"])
+        .auth_initial("PLAIN", &plain_response(&secret))
+        .read(b"334 \r\n")
+        .build();
+    let mut c = connect(t).unwrap();
+    assert_eq!(
+        block_on(c.login(USER, &secret)),
+        Err(SmtpError::Protocol(ProtocolViolation::TooManyChallenges))
+    );
+    assert_closed_and_silent(&mut c, &h);
+}
+
+/// A 2 KB XOAUTH2 bearer token (large providers issue such tokens): deferred, and the
+/// RFC 7628-style error flow still works after it (error challenge, empty line, final
+/// failure), with a transmit buffer of 64 octets streaming the 2.7 KB response line.
+#[test]
+#[cfg(feature = "auth-oauth")]
+fn xoauth2_2kb_token_is_deferred_and_its_error_challenge_answered() {
+    let token = "t".repeat(2048);
+    let response = base64(format!("user={USER}\x01auth=Bearer {token}\x01\x01").as_bytes());
+    let (t, h) = tls(&["AUTH XOAUTH2"])
+        .write(b"AUTH XOAUTH2\r\n")
+        .read(b"334 \r\n")
+        .write(format!("{response}\r\n"))
+        .read(b"334 eyJzdGF0dXMiOiI0MDEifQ==\r\n")
+        .write(b"\r\n")
+        .read(b"535 5.7.8 Username and Password not accepted\r\n")
+        .build();
+    let mut c = block_on(SmtpClient::<_, 512, 64>::connect_sized(t, D, Config::new())).unwrap();
+    let e = block_on(c.login_xoauth2(USER, &token)).unwrap_err();
+    assert!(rejected_any(Stage::Auth, 535)(&e), "{e:?}");
+    h.assert_done();
+    assert_eq!(line_lengths(&h), [14, response.len() + 2, 2]);
+}
+
+/// OAUTHBEARER with a 1.5 KB token and the optional host and port: deferred too.
+#[test]
+#[cfg(feature = "auth-oauth")]
+fn oauthbearer_long_token_is_deferred() {
+    let token = "t".repeat(1536);
+    let response = base64(
+        format!("n,a={USER},\x01host=mx.example.com\x01port=587\x01auth=Bearer {token}\x01\x01")
+            .as_bytes(),
+    );
+    let (t, h) = tls(&["AUTH OAUTHBEARER"])
+        .write(b"AUTH OAUTHBEARER\r\n")
+        .read(b"334 \r\n")
+        .write(format!("{response}\r\n"))
+        .read(b"235 2.7.0 ok\r\n")
+        .build();
+    let mut c = connect(t).unwrap();
+    block_on(c.login_oauthbearer_at(USER, &token, "mx.example.com", 587)).unwrap();
+    h.assert_done();
+}
+
+/// RFC 4954 section 4: servers must accept response lines of 12288 octets. A response
+/// line of exactly that size is sent (through a 64-octet transmit buffer); credentials
+/// that would need a longer line are refused before anything is written, naming the
+/// field and never its value.
+#[test]
+fn response_lines_up_to_12288_octets() {
+    // 9206-octet secret: 9213 octets of PLAIN response, 12284 of base64, 12286 with CRLF.
+    let longest = "p".repeat(9206);
+    let (t, h) = tls(&["AUTH PLAIN LOGIN"])
+        .auth_plain(USER, &longest)
+        .build();
+    let mut c = block_on(SmtpClient::<_, 512, 64>::connect_sized(t, D, Config::new())).unwrap();
+    block_on(c.login(USER, &longest)).unwrap();
+    h.assert_done();
+    assert_eq!(line_lengths(&h), [12, 12286]);
+
+    let refused = SmtpError::InvalidInput {
+        field: InputField::Secret,
+        reason: InvalidReason::TooLong(12288),
+    };
+    // One octet more for PLAIN; LOGIN sends the password alone, 7 octets more fit.
+    for (mech, len) in [(Mechanism::Plain, 9207), (Mechanism::Login, 9214)] {
+        let too_long = "p".repeat(len);
+        let (t, h) = tls(&["AUTH PLAIN LOGIN"]).build();
+        let mut c = connect(t).unwrap();
+        let e = block_on(c.login_with(mech, USER, &too_long)).unwrap_err();
+        assert_eq!(e, refused, "{mech:?}");
+        assert!(!e.to_string().contains("ppp"));
+        h.assert_done();
+        assert_eq!(line_lengths(&h), [0usize; 0], "nothing written after EHLO");
+    }
+    // A LOGIN user name of that size is the user name's fault.
+    let (t, h) = tls(&["AUTH LOGIN"]).build();
+    let mut c = connect(t).unwrap();
+    assert_eq!(
+        block_on(c.login(&"u".repeat(9300), SECRET)),
+        Err(SmtpError::InvalidInput {
+            field: InputField::Username,
+            reason: InvalidReason::TooLong(12288),
+        })
+    );
+    h.assert_done();
+}
