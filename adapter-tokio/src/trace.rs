@@ -255,6 +255,38 @@ mod tests {
         }
     }
 
+    /// RFC 4954 section 4: an initial response too long for the AUTH line follows the
+    /// server's empty 334 on its own line; it is redacted like any answer to a 334.
+    #[test]
+    fn a_deferred_initial_response_is_redacted() {
+        let lines = collect(|t| {
+            t.client(b"AUTH XOAUTH2\r\n");
+            t.server(b"334 \r\n");
+            t.client(b"dXNlcj1hbGljZQFhdXRoPUJlYXJlciB5YTI5Li4uAQE=\r\n");
+            t.server(b"235 2.7.0 Accepted\r\n");
+        });
+        assert_eq!(
+            lines,
+            [
+                "C: AUTH XOAUTH2",
+                "S: 334 ",
+                "C: <redacted>",
+                "S: 235 2.7.0 Accepted"
+            ]
+        );
+    }
+
+    /// A reply's control bytes (NUL, ESC, DEL) and 8-bit bytes reach the trace escaped,
+    /// never raw: a hostile server cannot drive the terminal or forge trace lines.
+    #[test]
+    fn control_bytes_from_the_server_are_escaped() {
+        let lines = collect(|t| {
+            t.server(b"550 5.1.1 no\0such\x1b[2Juser\x7f\xff\r\n");
+        });
+        assert_eq!(lines, ["S: 550 5.1.1 no\\x00such\\x1b[2Juser\\x7f\\xff"]);
+        assert!(lines[0].bytes().all(|b| (0x20..0x7f).contains(&b)));
+    }
+
     #[test]
     fn bdat_chunks_are_summarised() {
         let lines = collect(|t| {

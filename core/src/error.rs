@@ -149,8 +149,8 @@ pub enum MalformedReply {
         /// The largest number of lines accepted in one reply.
         limit: usize,
     },
-    /// A bare CR, a bare LF or a NUL byte inside a reply line.
-    #[error("bare CR, LF or NUL inside a reply line")]
+    /// A bare CR or a bare LF inside a reply line.
+    #[error("bare CR or LF inside a reply line")]
     BadLineEnding,
     /// A capability line from EHLO could not be understood (for example `SIZE` with a
     /// number that overflows).

@@ -7,12 +7,20 @@
 //! by line as it arrives, so no buffer ever has to hold a whole EHLO reply.
 //!
 //! Rules enforced (each is a [`MalformedReply`] error):
-//! - every line ends in CRLF; a bare CR, bare LF or NUL inside a line is refused;
+//! - every line ends in CRLF; a bare CR or bare LF inside a line is refused;
 //! - a line is at most `max_line` octets including CRLF;
 //! - a reply has at most `max_lines` lines;
 //! - each line starts with a three-digit code whose first digit is 2, 3, 4 or 5, followed
 //!   by a space, a `-` (more lines follow) or directly by CRLF (`250` alone is accepted);
 //! - every line of a multi-line reply carries the same code.
+//!
+//! The text after the code is not held to RFC 5321's `textstring` (printable ASCII, SP
+//! and HT): servers send 8-bit text, and control bytes, NUL included, say nothing about
+//! the reply's meaning, which is in its code. The text is kept as bytes here and reaches
+//! the caller only through [`ReplyText`], which replaces every byte outside printable
+//! ASCII with `?`: no control byte of a reply reaches an error, a `Display` or a log
+//! unescaped. (NUL is not singled out: refusing it would make a whole reply, say the
+//! verdict on a message already sent, fatal for one byte of its human-readable text.)
 //!
 //! The result never depends on how the bytes were split across reads: a line is only
 //! parsed once its CRLF has arrived.
@@ -125,7 +133,8 @@ pub struct ReplyLine<'a> {
     /// the reply code's class.
     pub enhanced: Option<EnhancedStatus>,
     /// The text after the code (and after the enhanced status code, if any), without CRLF.
-    /// Arbitrary bytes except CR, LF and NUL: not necessarily UTF-8.
+    /// Arbitrary bytes except CR and LF (NUL and other control bytes included): not
+    /// necessarily UTF-8. Show it through [`ReplyText`], never raw.
     pub text: &'a [u8],
 }
 
@@ -240,7 +249,6 @@ fn frame_line(buf: &[u8], max_line: usize) -> Result<Option<usize>, MalformedRep
                     Some(_) => Err(MalformedReply::BadLineEnding),
                 };
             }
-            0 => return Err(MalformedReply::BadLineEnding),
             _ => {}
         }
         if i + 1 >= max_line {
@@ -417,6 +425,8 @@ mod tests {
     fn table() {
         let ok: &[(&[u8], u16, bool, &[u8])] = &[
             (b"250 OK\r\n", 250, true, b"OK"),
+            // Control bytes, NUL included, are text (shown to callers as `?`).
+            (b"250 O\0K\x1b\r\n", 250, true, b"O\0K\x1b"),
             (b"250\r\n", 250, true, b""),
             (b"250 \r\n", 250, true, b""),
             (b"250-\r\n", 250, false, b""),
@@ -445,7 +455,6 @@ mod tests {
             (b"099 OK\r\n", MalformedReply::CodeOutOfRange),
             (b"250 O\nK\r\n", MalformedReply::BadLineEnding),
             (b"250 O\rK\r\n", MalformedReply::BadLineEnding),
-            (b"250 O\0K\r\n", MalformedReply::BadLineEnding),
             (b"250 OK\n", MalformedReply::BadLineEnding),
             (b"250-a\r\n251 b\r\n", MalformedReply::MixedCodes),
         ];

@@ -11,16 +11,17 @@ use wasm_smtp_core::command::Command;
 use wasm_smtp_core::data::{DataEncoder, FINISH_MAX};
 use wasm_smtp_core::reply::{parse_line, ReplyParser, Step};
 use wasm_smtp_core::session::{Received, Session};
-use wasm_smtp_core::{Mechanism, Reply, SmtpError, Stage};
+use wasm_smtp_core::{Mechanism, Reply, SmtpClient, SmtpError, Stage};
+use wasm_smtp_mock::block_on;
 
 // ----- strategies ------------------------------------------------------------------------
 
-/// Reply text: any byte but CR, LF and NUL, biased towards printable ASCII.
+/// Reply text: any byte but CR and LF, biased towards printable ASCII.
 fn reply_text() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(
         prop_oneof![
             4 => 0x20u8..0x7f,
-            1 => any::<u8>().prop_filter("no CR, LF, NUL", |b| !matches!(b, b'\r' | b'\n' | 0)),
+            1 => any::<u8>().prop_filter("no CR, LF", |b| !matches!(b, b'\r' | b'\n')),
         ],
         0..40,
     )
@@ -212,6 +213,29 @@ fn arg_string() -> impl Strategy<Value = String> {
 // ----- properties ------------------------------------------------------------------------
 
 proptest! {
+    /// CWE-117: no byte of a reply's text reaches the caller raw. Whatever a refusal
+    /// says (NUL, ESC, DEL, 8-bit bytes ...), the error's `Display` and `Debug` and the
+    /// client's `rejection_text` are printable ASCII, and the session stays usable.
+    #[test]
+    fn reply_text_never_reaches_the_caller_raw(text in reply_text(), code in 500u16..555) {
+        let mut reply = format!("{code} ").into_bytes();
+        reply.extend_from_slice(&text);
+        reply.extend_from_slice(b"\r\n");
+        let (t, h) = wasm_smtp_mock::Script::new()
+            .implicit_tls()
+            .greeting()
+            .ehlo("client.example.com", &[])
+            .write(b"NOOP\r\n")
+            .read(&reply)
+            .build();
+        let mut c = block_on(SmtpClient::connect(t, "client.example.com")).unwrap();
+        let e = block_on(c.noop()).unwrap_err();
+        let shown = format!("{e} {e:?} {}", c.rejection_text());
+        prop_assert!(shown.bytes().all(|b| (0x20..0x7f).contains(&b)), "{:?}", shown);
+        prop_assert!(!c.is_closed());
+        h.assert_done();
+    }
+
     /// A multi-line greeting fed in any fragments folds into the same reply as fed whole,
     /// and consumes exactly its bytes.
     #[test]

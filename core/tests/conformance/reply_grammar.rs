@@ -176,10 +176,33 @@ fn bare_cr_in_text() {
     malformed(b"220 a\rb\r\n", MalformedReply::BadLineEnding);
 }
 
-/// RFC 5321 section 4.2 (textstring is printable characters, SP and HT): NUL is refused.
+/// RFC 5321 section 4.2 (textstring is printable characters, SP and HT) and CWE-117: a
+/// NUL in the text is treated like any other control byte: the reply counts by its
+/// code, and the text reaches the caller, the error and its `Display` with `?` in place
+/// of the NUL. (Before, a NUL anywhere made the reply malformed and the session fatal:
+/// a greeting with a NUL could not be connected to at all.)
 #[test]
-fn nul_in_text() {
-    malformed(b"220 a\0\r\n", MalformedReply::BadLineEnding);
+fn nul_in_text_is_neutralized_like_any_control_byte() {
+    let (t, h) = Script::new()
+        .implicit_tls()
+        .read(b"220 mx\0 ESMTP\r\n")
+        .ehlo(D, &[])
+        .mail_from(FROM)
+        .write(b"RCPT TO:<bob@example.com>\r\n")
+        .read(b"550-5.1.1 no\0such\x1b[2J user\r\n550 5.1.1 \0\r\n")
+        .rset()
+        .build();
+    let mut c = connect(t).unwrap();
+    let e = send(&mut c, &[TO], MSG).unwrap_err();
+    assert!(matches!(e, SmtpError::RecipientsRejected { .. }), "{e:?}");
+    assert_eq!(c.rejection_text(), "no?such?[2J user");
+    let shown = format!("{e} ({})", c.rejection_text());
+    assert!(
+        shown.bytes().all(|b| (0x20..0x7f).contains(&b)),
+        "{shown:?}"
+    );
+    assert!(!c.is_closed());
+    h.assert_done();
 }
 
 /// RFC 5321 section 2.3.8: a line ended by a bare LF is refused, not taken as a line.
