@@ -230,7 +230,7 @@ fn certificates(name: Option<&str>) -> io::Result<(String, RustlsServerConfig)> 
 
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let chain = vec![CertificateDer::from(cert.der().to_vec())];
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
     let tls = RustlsServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(io::Error::other)?

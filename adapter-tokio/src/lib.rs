@@ -29,13 +29,14 @@ pub use wasm_smtp_core::auth::scram::ClientNonce;
 use std::time::Duration;
 
 /// A fresh SCRAM client nonce: 24 bytes (192 bits) from the operating system's generator,
-/// through ring's `SystemRandom` as rustls exposes it (no extra dependency).
+/// through the aws-lc-rs provider's `secure_random` as rustls exposes it (no extra
+/// dependency).
 ///
 /// # Errors
 /// [`Error::Random`] if the generator fails.
 pub fn scram_nonce() -> Result<ClientNonce, Error> {
     let mut random = [0u8; 24];
-    rustls::crypto::ring::default_provider()
+    rustls::crypto::aws_lc_rs::default_provider()
         .secure_random
         .fill(&mut random)
         .map_err(|_| Error::Random)?;

@@ -114,13 +114,13 @@ fn roots(
     }
 }
 
-/// TLS 1.2 and 1.3 with the ring provider and rustls's safe defaults, no client
-/// certificate.
+/// TLS 1.2 and 1.3 with the aws-lc-rs provider (post-quantum X25519MLKEM768 key exchange
+/// offered first) and rustls's safe defaults, no client certificate.
 fn client_config(roots: RootCertStore) -> ClientConfig {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     match ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
         Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
-        // The ring provider supports the default versions; this arm keeps the
+        // The aws-lc-rs provider supports the default versions; this arm keeps the
         // configuration valid (rustls's process default) instead of panicking.
         Err(_) => ClientConfig::builder()
             .with_root_certificates(roots)
