@@ -31,6 +31,7 @@ use zeroize::Zeroize;
 
 #[cfg(feature = "auth-cram-md5")]
 pub mod cram_md5;
+pub mod exchange;
 #[cfg(feature = "auth-scram")]
 pub mod scram;
 

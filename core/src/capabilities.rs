@@ -38,6 +38,12 @@ impl Mechanism {
         Mechanism::ScramSha256,
     ];
 
+    /// Whether the mechanism starts with a response from the client (RFC 4954 section
+    /// 4's initial response): all but LOGIN and CRAM-MD5, where the server speaks first.
+    pub const fn has_initial_response(self) -> bool {
+        !matches!(self, Mechanism::Login | Mechanism::CramMd5)
+    }
+
     /// The name used on the wire.
     pub const fn name(self) -> &'static str {
         match self {

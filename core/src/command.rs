@@ -56,15 +56,6 @@ pub enum Command<'a> {
     StartTls,
     /// `AUTH mechanism` with no initial response.
     Auth(Mechanism),
-    /// `MAIL FROM:<path>`, with ` SMTPUTF8` when the envelope needs it.
-    MailFrom {
-        /// The reverse-path without brackets (empty for `<>`).
-        from: &'a str,
-        /// Append the SMTPUTF8 parameter (RFC 6531).
-        smtputf8: bool,
-    },
-    /// `RCPT TO:<path>`.
-    RcptTo(&'a str),
     /// `MAIL FROM:<path>` with parameters.
     Mail {
         /// The reverse-path without brackets (empty for `<>`).
@@ -149,10 +140,11 @@ impl Command<'_> {
     /// Encode the command line, CRLF included, at the start of `out`. Returns its length.
     ///
     /// ```
-    /// use wasm_smtp_core::command::Command;
+    /// use wasm_smtp_core::command::{Command, RcptParams};
     /// # fn main() -> Result<(), wasm_smtp_core::SmtpError> {
     /// let mut buf = [0xa5u8; 64];
-    /// let n = Command::RcptTo("bob@example.com").encode(&mut buf)?;
+    /// let to = Command::Rcpt { to: "bob@example.com", params: RcptParams::default() };
+    /// let n = to.encode(&mut buf)?;
     /// assert_eq!(&buf[..n], b"RCPT TO:<bob@example.com>\r\n");
     /// # Ok(())
     /// # }
@@ -193,21 +185,6 @@ impl Command<'_> {
                 w.put(b"AUTH ");
                 w.put(m.name().as_bytes());
                 InputField::Username
-            }
-            Command::MailFrom { from, smtputf8 } => {
-                w.put(b"MAIL FROM:<");
-                w.put(from.as_bytes());
-                w.put(b">");
-                if *smtputf8 {
-                    w.put(b" SMTPUTF8");
-                }
-                InputField::From
-            }
-            Command::RcptTo(to) => {
-                w.put(b"RCPT TO:<");
-                w.put(to.as_bytes());
-                w.put(b">");
-                InputField::To(0)
             }
             Command::Mail { from, params } => {
                 w.put(b"MAIL FROM:<");
@@ -300,6 +277,21 @@ pub fn check_line(line: &[u8], field: InputField) -> Result<(), SmtpError> {
 mod tests {
     use super::*;
 
+    fn mail(from: &str) -> Command<'_> {
+        let params = MailParams {
+            smtputf8: true,
+            ..MailParams::default()
+        };
+        Command::Mail { from, params }
+    }
+
+    fn rcpt(to: &str) -> Command<'_> {
+        Command::Rcpt {
+            to,
+            params: RcptParams::default(),
+        }
+    }
+
     fn enc(c: Command<'_>) -> std::vec::Vec<u8> {
         let mut buf = [0xa5u8; 600];
         let n = c.encode(&mut buf).unwrap();
@@ -312,21 +304,6 @@ mod tests {
         assert_eq!(enc(Command::Helo("c.example")), b"HELO c.example\r\n");
         assert_eq!(enc(Command::StartTls), b"STARTTLS\r\n");
         assert_eq!(enc(Command::Auth(Mechanism::Login)), b"AUTH LOGIN\r\n");
-        assert_eq!(
-            enc(Command::MailFrom {
-                from: "",
-                smtputf8: false
-            }),
-            b"MAIL FROM:<>\r\n"
-        );
-        assert_eq!(
-            enc(Command::MailFrom {
-                from: "a@b",
-                smtputf8: true
-            }),
-            b"MAIL FROM:<a@b> SMTPUTF8\r\n"
-        );
-        assert_eq!(enc(Command::RcptTo("a@b")), b"RCPT TO:<a@b>\r\n");
         assert_eq!(enc(Command::Data), b"DATA\r\n");
         assert_eq!(enc(Command::Rset), b"RSET\r\n");
         assert_eq!(enc(Command::Noop), b"NOOP\r\n");
@@ -434,11 +411,8 @@ mod tests {
         for c in [
             Command::Ehlo("c.example"),
             Command::Auth(Mechanism::Plain),
-            Command::MailFrom {
-                from: "a@b",
-                smtputf8: true,
-            },
-            Command::RcptTo("bob@example.com"),
+            mail("a@b"),
+            rcpt("bob@example.com"),
             Command::Quit,
         ] {
             assert_eq!(c.encoded_len(), enc(c).len(), "{c:?}");
@@ -449,7 +423,7 @@ mod tests {
     fn buffer_too_small_says_how_much() {
         let mut buf = [0u8; 10];
         assert_eq!(
-            Command::RcptTo("bob@example.com").encode(&mut buf),
+            rcpt("bob@example.com").encode(&mut buf),
             Err(SmtpError::BufferTooSmall { needed: 27 })
         );
     }
@@ -459,7 +433,7 @@ mod tests {
         let mut buf = [0u8; 100];
         for bad in ["a@b\r\nDATA", "a@b\n", "a\r@b", "a\t@b", "a\0"] {
             assert!(matches!(
-                Command::RcptTo(bad).encode(&mut buf),
+                rcpt(bad).encode(&mut buf),
                 Err(SmtpError::InvalidInput {
                     reason: InvalidReason::ControlCharacter,
                     ..

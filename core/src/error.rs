@@ -276,6 +276,10 @@ pub enum ScramError {
     /// The server signature (`v=`) is wrong: the server does not know the password.
     #[error("server signature mismatch")]
     ServerSignatureMismatch,
+    /// The combined nonce of the server-first message is longer than this client keeps
+    /// ([`MAX_SCRAM_NONCE`](crate::auth::exchange::MAX_SCRAM_NONCE) octets).
+    #[error("server nonce too long")]
+    NonceTooLong,
     /// The server said 235 without proving its identity with a server signature first.
     #[error("authentication reported successful without a server signature")]
     ServerSignatureMissing,
@@ -447,6 +451,10 @@ pub enum SmtpError {
     /// used. Nothing was written.
     #[error("the SMTP session is closed")]
     SessionUnusable,
+    /// An internal invariant of this crate did not hold (a bug: please report it). The
+    /// session is closed; nothing more was written.
+    #[error("internal error in wasm-smtp (a bug; the session was closed)")]
+    Internal,
     /// The body source failed in the middle of DATA. The connection was abandoned without
     /// the end-of-data line, so the server discards the partial message.
     #[error("message body source failed: {0:?}")]

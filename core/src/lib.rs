@@ -10,6 +10,7 @@ pub mod auth;
 pub mod capabilities;
 pub mod client;
 pub mod command;
+pub mod config;
 pub mod data;
 #[cfg(feature = "dsn")]
 pub mod dsn;
@@ -19,10 +20,13 @@ pub mod session;
 pub mod timeouts;
 pub mod transport;
 
+pub use auth::exchange::Login;
 pub use capabilities::{Capabilities, Capability, Mechanism};
-pub use client::{Config, SendOptions, SendOutcome, SmtpClient, TlsPolicy};
+pub use client::SmtpClient;
+pub use config::{Config, TlsPolicy};
 pub use error::{Rejection, SmtpError, Stage};
 pub use reply::{EnhancedStatus, Reply, ReplyCode};
+pub use session::{Body, Exchange, Outcome, SendOptions, SendOutcome, Session, Want};
 pub use timeouts::Timeouts;
 pub use transport::Transport;
 

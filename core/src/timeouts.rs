@@ -274,11 +274,6 @@ impl Timeouts {
         self.data_block.get()
     }
 
-    #[cfg(feature = "timeouts")]
-    pub(crate) const fn data_block_limit(&self) -> Limit {
-        self.data_block
-    }
-
     pub(crate) const fn limit(&self, stage: Stage) -> Limit {
         match stage {
             Stage::Greeting => self.greeting,
@@ -299,8 +294,8 @@ impl Timeouts {
     }
 }
 
-/// Run `io`, racing it against `sleep(limit)` (no race without a limit). Returns `None` when the
-/// sleep finished first; the caller drops `io` then.
+/// Run `io`, racing it against `sleep(limit)`. Returns `None` when the sleep finished
+/// first; the caller drops `io` then.
 ///
 /// `io` is polled first, so an answer that is ready exactly when the limit expires wins.
 /// The sleep is created only when `io` is not ready at its first poll, so a transport
@@ -308,7 +303,7 @@ impl Timeouts {
 /// in), so that the caller's future holds it once.
 #[cfg(feature = "timeouts")]
 pub(crate) async fn within<F, S>(
-    limit: Limit,
+    limit: Duration,
     sleep: impl Fn(Duration) -> S,
     mut io: Pin<&mut F>,
 ) -> Option<F::Output>
@@ -321,9 +316,6 @@ where
         if let Poll::Ready(out) = io.as_mut().poll(cx) {
             return Poll::Ready(Some(out));
         }
-        let Some(limit) = limit.get() else {
-            return Poll::Pending;
-        };
         if timer.is_none() {
             timer.set(Some(sleep(limit)));
         }

@@ -249,8 +249,8 @@ fn login_prefers_plain_then_login() {
 
 #[test]
 fn choose_mechanism_table() {
+    use wasm_smtp_core::auth::exchange::choose_mechanism;
     use wasm_smtp_core::capabilities::Mechanisms;
-    use wasm_smtp_core::client::choose_mechanism;
     let set = |ms: &[Mechanism]| {
         let mut s = Mechanisms::default();
         for m in ms {

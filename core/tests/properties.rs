@@ -7,11 +7,11 @@
 
 use proptest::prelude::*;
 use wasm_smtp_core::capabilities::Capabilities;
-use wasm_smtp_core::command::Command;
+use wasm_smtp_core::command::{Command, MailParams, RcptParams};
 use wasm_smtp_core::data::{DataEncoder, FINISH_MAX};
 use wasm_smtp_core::reply::{parse_line, ReplyParser, Step};
-use wasm_smtp_core::session::{Received, Session};
-use wasm_smtp_core::{Mechanism, Reply, SmtpClient, SmtpError, Stage};
+use wasm_smtp_core::{Config, Exchange, Outcome, Session, TlsPolicy, Want};
+use wasm_smtp_core::{Mechanism, SmtpClient, SmtpError};
 use wasm_smtp_mock::block_on;
 
 // ----- strategies ------------------------------------------------------------------------
@@ -68,46 +68,52 @@ fn fragments<'a>(input: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
     out
 }
 
-/// A completed reply (the stage it answered, the reply, the bytes left over), or the error.
-type Folded = Result<(Stage, Reply, Vec<u8>), SmtpError>;
+/// What a session made of a reply: what the exchange wants next, its result if it is
+/// over, the rejection text, the capabilities, and the bytes left over.
+type Folded = (
+    Want,
+    Option<Result<Outcome, SmtpError>>,
+    String,
+    Capabilities,
+    Vec<u8>,
+);
 
-/// Feed `frags` to `session` the way the client does (append, receive, drop what was
+/// Feed `frags` to `ex` the way the client does (append, receive, drop what was
 /// consumed) until one reply completes.
-fn receive_in_fragments(session: &mut Session, frags: &[&[u8]]) -> Folded {
+fn receive_in_fragments(mut ex: Exchange<'_, '_>, frags: &[&[u8]]) -> Folded {
     let mut buf: Vec<u8> = Vec::new();
     let mut next = frags.iter();
     loop {
-        match session.receive(&buf)? {
-            Received::Reply {
-                consumed,
-                stage,
-                reply,
-            } => {
-                buf.drain(..consumed);
-                return Ok((stage, reply, buf));
-            }
-            Received::NeedMore { consumed } => {
-                buf.drain(..consumed);
-                match next.next() {
-                    Some(f) => buf.extend_from_slice(f),
-                    None => panic!("reply never completed; left {buf:?}"),
-                }
-            }
+        let r = ex.receive(&mut buf);
+        buf.drain(..r.consumed);
+        if r.replied || ex.want() != Want::Receive {
+            let want = ex.want();
+            let caps = *ex.session().capabilities();
+            let text = ex.session().rejection_text().to_owned();
+            let result = (want == Want::Done).then(|| ex.finish());
+            return (want, result, text, caps, buf);
+        }
+        match next.next() {
+            Some(f) => buf.extend_from_slice(f),
+            None => panic!("reply never completed; left {buf:?}"),
         }
     }
 }
 
-/// A session past the greeting with EHLO sent, expecting the EHLO reply.
-fn session_expecting_ehlo() -> Session {
-    let mut s = Session::new(512, true);
-    assert!(matches!(
-        s.receive(b"220 mx.example.org ESMTP\r\n"),
-        Ok(Received::Reply { .. })
-    ));
+/// A session on an implicit-TLS connection, new (`greeted` false) or past the greeting
+/// with EHLO sent.
+fn session() -> Session {
+    Session::new(Config::new(), 512, 512, true)
+}
+
+fn connected_to_ehlo(s: &mut Session) -> Exchange<'_, 'static> {
+    let mut ex = s.connect("client.example.com").unwrap();
+    let mut greeting = b"220 mx.example.org ESMTP\r\n".to_vec();
+    assert!(ex.receive(&mut greeting).replied);
     let mut out = [0u8; 64];
-    s.encode(Command::Ehlo("client.example.com"), &mut out)
-        .unwrap();
-    s
+    let n = ex.transmit(&mut out);
+    assert_eq!(&out[..n], b"EHLO client.example.com\r\n");
+    ex
 }
 
 /// EHLO keyword lines: known keywords in odd cases, with parameters, and noise.
@@ -246,18 +252,24 @@ proptest! {
         sizes in cuts(),
     ) {
         let bytes = reply_bytes(code, &prefix, &texts);
-        let whole = receive_in_fragments(&mut Session::new(512, true), &[&bytes]);
-        let split = receive_in_fragments(&mut Session::new(512, true), &fragments(&bytes, &sizes));
+        let run = |frags: &[&[u8]]| {
+            let mut s = session();
+            receive_in_fragments(s.connect("client.example.com").unwrap(), frags)
+        };
+        let whole = run(&[&bytes]);
+        prop_assert_eq!(&run(&fragments(&bytes, &sizes)), &whole);
         let byte_by_byte: Vec<&[u8]> = bytes.chunks(1).collect();
-        let ones = receive_in_fragments(&mut Session::new(512, true), &byte_by_byte);
-        prop_assert_eq!(&split, &whole);
-        prop_assert_eq!(&ones, &whole);
-        if let Ok((stage, reply, rest)) = whole {
-            prop_assert_eq!(stage, Stage::Greeting);
-            prop_assert_eq!(reply.code.get(), code);
-            prop_assert!(rest.is_empty());
-            // The folded text is a bounded, printable copy of the first line's text.
-            prop_assert!(reply.text.as_str().bytes().all(|b| (0x20..0x7f).contains(&b)));
+        prop_assert_eq!(&run(&byte_by_byte), &whole);
+        let (want, result, text, _, rest) = whole;
+        prop_assert!(rest.is_empty());
+        if code == 220 {
+            prop_assert_eq!(want, Want::Transmit);
+        } else {
+            // A negative greeting: reported with its code; the text kept for the caller
+            // is a bounded, printable copy of the first line's text.
+            let e = result.unwrap().unwrap_err();
+            prop_assert_eq!(e.reply_code().map(|c| c.get()), Some(code));
+            prop_assert!(text.bytes().all(|b| (0x20..0x7f).contains(&b)));
         }
     }
 
@@ -271,10 +283,9 @@ proptest! {
         let mut texts = vec![b"mx.example.org".to_vec()];
         texts.extend(lines);
         let bytes = reply_bytes(250, b"", &texts);
-        let run = |frags: &[&[u8]]| -> (Folded, Capabilities) {
-            let mut s = session_expecting_ehlo();
-            let r = receive_in_fragments(&mut s, frags);
-            (r, *s.capabilities())
+        let run = |frags: &[&[u8]]| {
+            let mut s = session();
+            receive_in_fragments(connected_to_ehlo(&mut s), frags)
         };
         let whole = run(&[&bytes]);
         prop_assert_eq!(&run(&fragments(&bytes, &sizes)), &whole);
@@ -300,8 +311,9 @@ proptest! {
         }
     }
 
-    /// Reply-shaped noise into a session: a reply, a request for more bytes, or a typed
-    /// error about the server's bytes that closes the session.
+    /// Reply-shaped noise into a session (connect, then NOOP after NOOP while it lasts):
+    /// every error about the server's bytes is typed, a malformed or out-of-place reply
+    /// closes the session, and bytes are consumed or more are asked for.
     #[test]
     fn session_takes_any_reply_shaped_bytes(
         pieces in prop::collection::vec(
@@ -316,33 +328,41 @@ proptest! {
         ),
         encrypted in any::<bool>(),
     ) {
-        let data = pieces.concat();
-        let mut s = Session::new(512, encrypted);
+        let mut data = pieces.concat();
+        let mut s = Session::new(Config::new().tls(TlsPolicy::Disabled), 512, 512, encrypted);
+        let mut out = [0u8; 512];
         let mut pos = 0;
-        let mut cmd = [0u8; 64];
-        for _ in 0..=data.len() {
-            if s.outstanding() == 0 && !s.is_closed() {
-                // Keep a command outstanding so that replies are expected.
-                let _ = s.encode(Command::Ehlo("client.example.com"), &mut cmd)
-                    .or_else(|_| s.encode(Command::Noop, &mut cmd));
-            }
-            match s.receive(&data[pos..]) {
-                Ok(Received::Reply { consumed, .. }) => {
-                    prop_assert!(consumed > 0 && consumed <= data.len() - pos);
-                    pos += consumed;
+        let mut ex = s.connect("client.example.com").unwrap();
+        loop {
+            match ex.want() {
+                Want::Transmit => {
+                    ex.transmit(&mut out);
                 }
-                Ok(Received::NeedMore { .. }) => break,
-                Err(e) => {
-                    prop_assert!(
-                        matches!(e, SmtpError::MalformedReply(_) | SmtpError::Protocol(_)),
-                        "untyped server fault: {:?}", e
-                    );
-                    prop_assert!(s.is_closed());
-                    break;
+                Want::Receive => {
+                    let r = ex.receive(&mut data[pos..]);
+                    prop_assert!(r.consumed <= data.len() - pos);
+                    pos += r.consumed;
+                    if !r.replied && ex.want() == Want::Receive {
+                        break; // more bytes needed
+                    }
                 }
-            }
-            if s.is_closed() {
-                break;
+                Want::Done => {
+                    if let Err(e) = ex.finish() {
+                        prop_assert!(
+                            matches!(e, SmtpError::MalformedReply(_) | SmtpError::Protocol(_)
+                                | SmtpError::Rejected(_)),
+                            "untyped server fault: {:?}", e
+                        );
+                        if !matches!(e, SmtpError::Rejected(_)) {
+                            prop_assert!(s.is_closed());
+                        }
+                    }
+                    match s.noop() {
+                        Ok(next) => ex = next,
+                        Err(_) => break,
+                    }
+                }
+                other => prop_assert!(false, "{:?} without STARTTLS or a body", other),
             }
         }
     }
@@ -420,11 +440,17 @@ proptest! {
         which in 0u8..6,
         smtputf8 in any::<bool>(),
     ) {
+        #[allow(clippy::field_reassign_with_default)] // MailParams is non_exhaustive
+        let params = {
+            let mut p = MailParams::default();
+            p.smtputf8 = smtputf8;
+            p
+        };
         let cmd = match which {
             0 => Command::Ehlo(&arg),
             1 => Command::Helo(&arg),
-            2 => Command::MailFrom { from: &arg, smtputf8 },
-            3 => Command::RcptTo(&arg),
+            2 => Command::Mail { from: &arg, params },
+            3 => Command::Rcpt { to: &arg, params: RcptParams::default() },
             4 => Command::Auth(Mechanism::Plain),
             _ => Command::Quit,
         };

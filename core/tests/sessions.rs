@@ -121,7 +121,7 @@ fn helo_fallback_when_tls_disabled() {
         .helo(D)
         .build();
     let c = connect_with(t, Config::new().tls(TlsPolicy::Disabled)).unwrap();
-    assert!(!c.session().is_esmtp());
+    assert_eq!(*c.capabilities(), wasm_smtp_core::Capabilities::new());
     h.assert_done();
 }
 

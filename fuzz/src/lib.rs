@@ -10,7 +10,7 @@
 //! | [`reply_parser`] | `ReplyParser::step` never panics, every line makes progress, and what it returns is consistent with the bytes it consumed |
 //! | [`reply_parser_split`] | feeding the input in fragments gives the same lines, errors and leftover as feeding it whole |
 //! | [`data_encoder`] | `DataEncoder` output is the same for every chunking and output room, is valid DATA, and un-stuffs to the normalized input |
-//! | [`session`] | `Session::receive` over arbitrary server bytes with a client pipelining commands: no panic, progress, closed after any error |
+//! | [`session`] | the sans-I/O `Session` alone, no transport: fuzzer-chosen configuration, operations, buffer and piece sizes and server bytes; no panic, progress, nothing transmitted once closed, no internal error |
 //! | [`command_encoding`] | every command and AUTH response with fuzzer-chosen arguments: a validation error, or one line ending in its only CRLF, as long as `encoded_len` says |
 //! | [`whole_session`] | the async `SmtpClient` (connect, login, send, quit) over a transport serving fuzzer bytes in fuzzer-chosen reads: no panic, progress, no I/O after a failure, nothing written once closed, `Ok` only after the end of data, no secret in plaintext |
 
@@ -23,13 +23,10 @@ mod whole_session;
 pub use command_encoding::command_encoding;
 pub use whole_session::whole_session;
 
-use wasm_smtp_core::capabilities::Mechanism;
-use wasm_smtp_core::command::Command;
 use wasm_smtp_core::data::{DataEncoder, FINISH_MAX};
 use wasm_smtp_core::error::MalformedReply;
 use wasm_smtp_core::reply::{parse_line, ReplyLine, ReplyParser, ReplyText, Step};
-use wasm_smtp_core::session::{Phase, Received, Session};
-use wasm_smtp_core::{SmtpError, Stage};
+use wasm_smtp_core::SmtpError;
 
 /// A target: its name (of `fuzz_targets/<name>.rs` and `corpus/<name>/`) and its body.
 pub type Target = (&'static str, fn(&[u8]));
@@ -382,97 +379,211 @@ pub fn data_encoder(data: &[u8]) {
     );
 }
 
-/// Commands the client side of [`session`] cycles through.
-const SCRIPT: &[Command<'static>] = &[
-    Command::Ehlo("client.example.com"),
-    Command::StartTls,
-    Command::Auth(Mechanism::Login),
-    Command::MailFrom {
-        from: "alice@example.com",
-        smtputf8: false,
-    },
-    Command::RcptTo("bob@example.org"),
-    Command::RcptTo("carol@example.org"),
-    Command::Data,
-    Command::Noop,
-    Command::Rset,
-    Command::Helo("client.example.com"),
-    Command::Quit,
-];
+/// A message for [`session`]: lines, a dot at a line start, a bare LF and 8-bit bytes
+/// (8BITMIME is offered or the transaction is refused before it starts).
+const MESSAGE: &[u8] = b"Subject: fuzz\r\n\r\n.dot\nline\r\nlast";
 
-/// A whole session fed arbitrary server bytes while the client pipelines commands from a
-/// fixed script: `receive` never panics, every reply consumes bytes, and any error leaves
-/// the session closed and refusing to encode.
+/// Transmit buffer sizes, picked by bits 0-1 of byte 1.
+const TX_SIZES: [usize; 4] = [64, 100, 512, 4096];
+
+/// The sans-I/O session alone, with no transport: the fuzzer picks the configuration,
+/// the operations (connect first, then login, sends given whole or streamed, NOOP, RSET,
+/// QUIT), the transmit buffer size, the size of each piece of server bytes and the bytes
+/// themselves. Invariants: no panic; every call makes progress (a bounded number of
+/// steps per input byte); nothing is transmitted once the session is closed; a received
+/// reply consumes bytes and never more than given; the receive buffer never overflows
+/// (a reply line that does not fit fails); no exchange ends in `SmtpError::Internal`; a
+/// streamed message's end-of-data line is never transmitted after a failure.
 ///
-/// Input layout: byte 0 = `k` (bits 0-1: pipeline depth minus one, 1-4; bits 2-5: where
-/// the command script starts; bit 6: implicit TLS), then the server bytes.
+/// Input layout: byte 0 = bits 0-1 TLS policy (Required, Implicit, Opportunistic,
+/// Disabled), bit 2 implicit TLS, bit 3 `allow_plaintext_auth`, bit 4 PIPELINING off,
+/// bit 5 CHUNKING off, bits 6-7 server piece size (1, 7, 64, all); byte 1 = bits 0-1 the
+/// transmit buffer size, bits 2-4 the number of operations after connect, bit 5 the
+/// handshake leaves the connection unencrypted; then one byte per operation (modulo 7:
+/// PLAIN login, LOGIN login, send, streamed send, NOOP, RSET, QUIT); then the server
+/// bytes.
 pub fn session(data: &[u8]) {
-    let Some((&k, input)) = data.split_first() else {
-        return;
+    session_log(data);
+}
+
+/// [`session`], returning what each operation came to (for the seed tests).
+fn session_log(data: &[u8]) -> Vec<String> {
+    use wasm_smtp_core::{Body, Config, Mechanism, SendOptions, Session, TlsPolicy, Want};
+    let mut log = Vec::new();
+    let [b0, b1, rest @ ..] = data else {
+        return log;
     };
-    let depth = usize::from(k & 3) + 1;
-    let mut next = usize::from((k >> 2) & 15);
-    let mut s = Session::new(MAX_LINE, k & 0x40 != 0);
-    let mut cmd = [0u8; 128];
-    let mut pos = 0;
-    // Each round consumes at least one line (2 bytes) or stops.
-    for _ in 0..=input.len() {
-        if s.phase() == Phase::AwaitingUpgrade {
-            s.tls_established();
-            assert!(s.is_encrypted());
-            assert_eq!(s.phase(), Phase::ExpectHello);
-        }
-        // Queue commands up to the pipeline depth; refused ones are skipped.
-        let mut tries = 0;
-        while s.outstanding() < depth && tries < SCRIPT.len() {
-            let c = SCRIPT[next % SCRIPT.len()];
-            next += 1;
-            tries += 1;
-            let before = s.outstanding();
-            match s.encode(c, &mut cmd) {
-                Ok(n) => {
-                    assert!(n >= 6 && cmd[..n].ends_with(b"\r\n"));
-                    assert_eq!(s.outstanding(), before + 1);
+    let ops = usize::from((b1 >> 2) & 7);
+    let Some((ops, mut server)) = rest.split_at_checked(ops) else {
+        return log;
+    };
+    let policy = [
+        TlsPolicy::Required,
+        TlsPolicy::Implicit,
+        TlsPolicy::Opportunistic,
+        TlsPolicy::Disabled,
+    ][usize::from(b0 & 3)];
+    let config = Config::new()
+        .tls(policy)
+        .allow_plaintext_auth(b0 & 8 != 0)
+        .pipelining(b0 & 16 == 0)
+        .chunking(b0 & 32 == 0);
+    let piece = [1, 7, 64, usize::MAX][usize::from(b0 >> 6)];
+    let tx_size = TX_SIZES[usize::from(b1 & 3)];
+    let upgrade_encrypts = b1 & 32 == 0;
+    let mut s = Session::new(config, MAX_LINE, tx_size, b0 & 4 != 0);
+    let mut rx = vec![0u8; MAX_LINE];
+    let mut rx_len = 0;
+    let mut tx = vec![0xa5u8; tx_size];
+    let to: &[&str] = &["bob@example.org", "carol@example.org"];
+    // Steps allowed: generous per server byte and per message byte, so that a session
+    // that stops making progress fails here instead of spinning.
+    let mut budget = 64 * (data.len() + 16 * MESSAGE.len() + 64);
+    let mut step = || {
+        budget = budget.checked_sub(1).expect("no progress");
+    };
+    for (i, op) in core::iter::once(None)
+        .chain(ops.iter().map(Some))
+        .enumerate()
+    {
+        let started = match op.map(|o| o % 7) {
+            None => s.connect("client.example.com"),
+            Some(0) => {
+                s.login(wasm_smtp_core::Login::new("alice", "hunter2").mechanism(Mechanism::Plain))
+            }
+            Some(1) => {
+                s.login(wasm_smtp_core::Login::new("alice", "hunter2").mechanism(Mechanism::Login))
+            }
+            Some(2) => s.send(
+                "alice@example.com",
+                to,
+                Body::Bytes(MESSAGE),
+                SendOptions::new(),
+            ),
+            Some(3) => s.send(
+                "alice@example.com",
+                to,
+                Body::Stream,
+                SendOptions::new().eight_bit_mime(true),
+            ),
+            Some(4) => s.noop(),
+            Some(5) => s.rset(),
+            _ => Ok(s.quit()),
+        };
+        let started = started.map_err(|e| {
+            assert!(e != SmtpError::Internal);
+            log.push(format!("refused: {e:?}"));
+        });
+        let Ok(mut ex) = started else {
+            if i == 0 {
+                return log;
+            }
+            continue;
+        };
+        let mut body = MESSAGE.chunks(5).chain(core::iter::once(&[][..]));
+        loop {
+            step();
+            let closed = ex.session().is_closed();
+            match ex.want() {
+                Want::Done => break,
+                Want::Transmit => {
+                    let n = ex.transmit(&mut tx);
+                    assert!(n <= tx_size);
+                    assert!(
+                        !closed || n == 0,
+                        "{n} bytes transmitted on a closed session"
+                    );
                 }
-                Err(_) => assert_eq!(s.outstanding(), before),
-            }
-        }
-        let rest = &input[pos..];
-        match s.receive(rest) {
-            Ok(Received::Reply {
-                consumed,
-                reply,
-                stage,
-            }) => {
-                assert!(consumed >= 2 && consumed <= rest.len());
-                assert!(reply.text.as_str().len() <= 80);
-                pos += consumed;
-                if stage == Stage::Data && reply.code.get() == 354 && !s.is_closed() {
-                    // The body went out: the verdict on it comes next.
-                    let _ = s.queue_expected(Stage::DataEnd);
+                Want::Receive => {
+                    let take = piece.min(server.len()).min(rx.len() - rx_len);
+                    if take == 0 {
+                        // The server is gone (or the buffer is full without a line end,
+                        // which the session must have refused).
+                        assert!(rx_len < rx.len(), "receive buffer full without an error");
+                        ex.failed(SmtpError::ConnectionClosed);
+                        continue;
+                    }
+                    rx[rx_len..rx_len + take].copy_from_slice(&server[..take]);
+                    server = &server[take..];
+                    rx_len += take;
+                    let r = ex.receive(&mut rx[..rx_len]);
+                    assert!(r.consumed <= rx_len);
+                    assert!(!r.replied || r.consumed > 0);
+                    rx.copy_within(r.consumed..rx_len, 0);
+                    rx_len -= r.consumed;
                 }
-            }
-            Ok(Received::NeedMore { consumed }) => {
-                assert!(consumed <= rest.len());
-                break;
-            }
-            Err(_) => {
-                assert!(s.is_closed(), "error without closing the session");
-                assert_eq!(s.outstanding(), 0);
-                assert_eq!(
-                    s.encode(Command::Noop, &mut cmd),
-                    Err(SmtpError::SessionUnusable)
-                );
-                break;
+                Want::Upgrade => {
+                    assert_eq!(rx_len, 0, "bytes kept across the TLS upgrade");
+                    ex.tls_established(upgrade_encrypts);
+                }
+                Want::Body => {
+                    assert_eq!(rx_len, 0, "the body asked for with a reply in the buffer");
+                    let chunk = body.next().unwrap_or_default();
+                    let mut pos = 0;
+                    loop {
+                        step();
+                        let (used, n) = ex.body(&chunk[pos..], &mut tx);
+                        assert!(used <= chunk.len() - pos && n <= tx_size);
+                        assert!(!closed || n == 0, "body bytes on a closed session");
+                        pos += used;
+                        if ex.want() != Want::Body || (!chunk.is_empty() && pos == chunk.len()) {
+                            break;
+                        }
+                        assert!(used > 0 || n > 0, "no progress in the body");
+                    }
+                }
+                Want::Close => ex.closed(Ok(())),
             }
         }
-        if s.is_closed() {
-            assert_eq!(
-                s.encode(Command::Noop, &mut cmd),
-                Err(SmtpError::SessionUnusable)
-            );
-            break;
+        let closed = ex.session().is_closed();
+        match ex.finish() {
+            Ok(outcome) => log.push(format!("ok: {outcome:?}")),
+            Err(e) => {
+                assert!(e != SmtpError::Internal, "internal error");
+                log.push(format!("error: {e:?}"));
+            }
         }
+        if i == 0 && closed {
+            return log;
+        }
+    }
+    log
+}
+
+#[cfg(test)]
+mod session_seeds {
+    use super::*;
+    use crate::smoke::{fuzz_dir, read_corpus};
+
+    /// The seeds of the `session` target reach what their names say.
+    #[test]
+    fn seeds_reach_their_outcomes() {
+        let seeds = read_corpus(&fuzz_dir().join("corpus/session")).unwrap();
+        let mut seen = 0;
+        for (path, data) in seeds {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let Some(name) = name.strip_prefix("seed-") else {
+                continue;
+            };
+            let log = session_log(&data).join("; ");
+            let expected = match name {
+                "implicit-login-send-quit" => {
+                    "ok: Done; ok: Done; ok: Sent(SendOutcome { reply: Reply { code: ReplyCode(250)"
+                }
+                "starttls-login-stream" => "ok: Done; ok: Done; ok: Sent(",
+                "refused-rcpt-rset" => {
+                    "ok: Done; error: RecipientsRejected { rejected: 2, total: 2"
+                }
+                "greeting-421" => {
+                    "error: Rejected(Rejection { stage: Greeting, code: ReplyCode(421)"
+                }
+                "starttls-injection" => "error: Protocol(DataAfterStartTls)",
+                other => panic!("no expectation for seed {other}: {log}"),
+            };
+            assert!(log.starts_with(expected), "seed {name}: {log}");
+            seen += 1;
+        }
+        assert_eq!(seen, 5);
     }
 }
 

@@ -138,7 +138,7 @@ fn ehlo_refused_on_implicit_tls_then_helo_has_no_auth() {
         .helo(D)
         .build();
     let mut c = connect(t).unwrap();
-    assert!(!c.session().is_esmtp());
+    assert_eq!(*c.capabilities(), wasm_smtp_core::Capabilities::new());
     assert_eq!(
         block_on(c.login("alice", "S3CR3T")),
         Err(SmtpError::ExtensionUnavailable(Extension::Auth))
