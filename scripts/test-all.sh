@@ -107,6 +107,9 @@ bash adapter-embassy/tap/run.sh
 
 stage tests "$budget_tests" "unit, transcript, loopback, command-line and doc tests"
 cargo test --workspace
+# The sans-I/O session driven by a blocking loop over std::net::TcpStream (STARTTLS with
+# rustls's blocking stream, AUTH, one message) against the loopback test server.
+cargo run -p wasm-smtp-mock --features server --example blocking
 # The core alone: its default build, without default features (the minimal engine: the
 # tests of CHUNKING, XOAUTH2/OAUTHBEARER and time limits are compiled out, the others
 # must pass unchanged), and every feature (CRAM-MD5 tests need it). The Workers and

@@ -84,7 +84,7 @@ pub type Client = SmtpClient<TokioTransport, RX_BUFFER, TX_BUFFER>;
 ///     )
 ///     .tls(TlsConfig::webpki_roots())
 ///     .connect_timeout(Duration::from_secs(10));
-/// let limits = options.config_value().timeouts_value();
+/// let limits = options.smtp_config().time_limits();
 /// assert_eq!(limits.reply(Stage::MailFrom), Some(Duration::from_secs(300)));
 /// assert_eq!(limits.reply(Stage::DataEnd), Some(Duration::from_secs(120)));
 /// ```

@@ -314,38 +314,6 @@ impl Base64Cursor {
     }
 }
 
-/// A base64 encoder over a [`SaslParts`] (the parts and a [`Base64Cursor`] together).
-pub struct Base64Stream<'a> {
-    parts: SaslParts<'a>,
-    cursor: Base64Cursor,
-}
-
-impl core::fmt::Debug for Base64Stream<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Base64Stream(<redacted>)")
-    }
-}
-
-impl<'a> Base64Stream<'a> {
-    /// Encode the concatenation of `parts`.
-    pub const fn new(parts: SaslParts<'a>) -> Self {
-        Base64Stream {
-            parts,
-            cursor: Base64Cursor {
-                part: 0,
-                offset: 0,
-                #[cfg(any(feature = "auth-oauth", feature = "auth-scram"))]
-                esc: 0,
-            },
-        }
-    }
-
-    /// Encode the next block into `out` (see [`Base64Cursor::next_block`]).
-    pub fn next_block(&mut self, out: &mut [u8]) -> usize {
-        self.cursor.next_block(&self.parts, out)
-    }
-}
-
 /// The PLAIN response: `\0 user \0 password` (no authorization identity, RFC 4616).
 pub fn plain<'a>(creds: &Credentials<'a>) -> SaslParts<'a> {
     SaslParts::new()
@@ -506,11 +474,11 @@ mod tests {
     use std::vec::Vec;
 
     fn all(parts: SaslParts<'_>) -> Vec<u8> {
-        let mut s = Base64Stream::new(parts);
+        let mut cursor = Base64Cursor::default();
         let mut out = Vec::new();
         let mut buf = [0u8; ENCODED_BLOCK];
         loop {
-            let n = s.next_block(&mut buf);
+            let n = cursor.next_block(&parts, &mut buf);
             if n == 0 {
                 return out;
             }

@@ -18,13 +18,13 @@ pub enum Mechanism {
     Plain,
     /// `LOGIN` (draft-murchison-sasl-login).
     Login,
-    /// `XOAUTH2` (Google and Microsoft OAuth 2.0 bearer tokens).
+    /// `XOAUTH2` (Google and Microsoft OAuth 2.0 bearer tokens; feature `auth-oauth`).
     XOAuth2,
-    /// `OAUTHBEARER` (RFC 7628): recognized, not yet implemented.
+    /// `OAUTHBEARER` (RFC 7628; feature `auth-oauth`).
     OAuthBearer,
-    /// `CRAM-MD5` (RFC 2195): recognized, not implemented.
+    /// `CRAM-MD5` (RFC 2195; feature `auth-cram-md5`, for legacy servers).
     CramMd5,
-    /// `SCRAM-SHA-256` (RFC 7677): recognized, not yet implemented.
+    /// `SCRAM-SHA-256` (RFC 7677; feature `auth-scram`).
     ScramSha256,
 }
 

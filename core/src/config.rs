@@ -139,7 +139,7 @@ impl Config {
     }
 
     /// The time limits ([`Timeouts::none`] without the `timeouts` feature).
-    pub const fn timeouts_value(&self) -> Timeouts {
+    pub const fn time_limits(&self) -> Timeouts {
         #[cfg(feature = "timeouts")]
         return self.timeouts;
         #[cfg(not(feature = "timeouts"))]

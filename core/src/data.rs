@@ -9,8 +9,9 @@
 //! - [`DataEncoder::finish`] ends the last line if the body did not, then writes the
 //!   terminating `.` CRLF, exactly once.
 //!
-//! The state carried between calls is two flags, so input may be split at any byte
-//! (including between a CR and its LF) and the output is identical for every split.
+//! The state carried between calls is where the current line stands (a pending CR,
+//! mid-line or not, its length so far), so input may be split at any byte (including
+//! between a CR and its LF) and the output is identical for every split.
 //!
 //! The same encoder serves BDAT (RFC 3030) in [chunked mode](DataEncoder::chunked):
 //! line endings are normalized exactly as for DATA, but no dot is doubled and
@@ -189,12 +190,6 @@ pub fn longest_line(message: &[u8]) -> usize {
 /// section 3 (which the `SIZE=` parameter declares).
 pub fn message_size(message: &[u8]) -> u64 {
     body_facts(message).size
-}
-
-/// Whether `message` holds any byte with the high bit set (8-bit data, which needs
-/// `BODY=8BITMIME`, RFC 6152).
-pub fn has_8bit(message: &[u8]) -> bool {
-    !message.is_ascii()
 }
 
 /// What the client checks about a message given whole before sending it, found in one
@@ -422,8 +417,6 @@ mod tests {
             unstuffed.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
         }
         assert_eq!(unstuffed, whole);
-        assert!(has_8bit(input));
-        assert!(!has_8bit(b"plain\r\n"));
     }
 
     #[test]

@@ -199,7 +199,7 @@ pub enum TlsError {
     #[error("TLS required but STARTTLS was refused with {0}")]
     Refused(u16),
     /// The transport failed to perform the TLS handshake.
-    #[error("TLS handshake failed: {0:?}")]
+    #[error("TLS handshake failed: {}", kind_str(*.0))]
     Handshake(ErrorKind),
     /// The transport reported that it is still not encrypted after the upgrade.
     #[error("transport is not encrypted after the TLS upgrade")]
@@ -208,9 +208,6 @@ pub enum TlsError {
     /// but the transport is not encrypted. Nothing was read or written.
     #[error("implicit TLS required but the connection is not encrypted; nothing was sent")]
     PlaintextTransport,
-    /// STARTTLS was requested on a stream that is already encrypted.
-    #[error("the connection is already encrypted")]
-    AlreadyEncrypted,
 }
 
 /// Authentication failures.
@@ -375,7 +372,7 @@ pub enum InvalidReason {
 #[non_exhaustive]
 pub enum SmtpError {
     /// The transport failed to read or write.
-    #[error("transport error: {0:?}")]
+    #[error("transport error: {}", kind_str(*.0))]
     Io(ErrorKind),
     /// The server closed the connection (end of stream) while a reply was expected.
     #[error("connection closed by the server")]
@@ -457,23 +454,17 @@ pub enum SmtpError {
     Internal,
     /// The body source failed in the middle of DATA. The connection was abandoned without
     /// the end-of-data line, so the server discards the partial message.
-    #[error("message body source failed: {0:?}")]
+    #[error("message body source failed: {}", kind_str(*.0))]
     BodySource(ErrorKind),
 }
 
-/// An SMTP service extension (or a part of one) that an operation needed.
+/// An SMTP service extension that an operation needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Extension {
-    /// ESMTP itself (the server refused EHLO).
-    Esmtp,
-    /// `STARTTLS` (RFC 3207).
-    StartTls,
     /// `AUTH` (RFC 4954).
     Auth,
-    /// `SMTPUTF8` (RFC 6531).
-    SmtpUtf8,
     /// `8BITMIME` (RFC 6152), needed for a body with 8-bit bytes.
     EightBitMime,
     /// `DSN` (RFC 3461), needed for delivery status notification parameters.
@@ -483,13 +474,34 @@ pub enum Extension {
 impl core::fmt::Display for Extension {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            Extension::Esmtp => "ESMTP (EHLO)",
-            Extension::StartTls => "STARTTLS",
             Extension::Auth => "AUTH",
-            Extension::SmtpUtf8 => "SMTPUTF8",
             Extension::EightBitMime => "8BITMIME",
             Extension::Dsn => "DSN",
         })
+    }
+}
+
+/// A readable name for an I/O error kind (for `Display`, instead of its `Debug` form).
+pub const fn kind_str(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::NotFound => "not found",
+        ErrorKind::PermissionDenied => "permission denied",
+        ErrorKind::ConnectionRefused => "connection refused",
+        ErrorKind::ConnectionReset => "connection reset",
+        ErrorKind::ConnectionAborted => "connection aborted",
+        ErrorKind::NotConnected => "not connected",
+        ErrorKind::AddrInUse => "address in use",
+        ErrorKind::AddrNotAvailable => "address not available",
+        ErrorKind::BrokenPipe => "broken pipe",
+        ErrorKind::AlreadyExists => "already exists",
+        ErrorKind::InvalidInput => "invalid input",
+        ErrorKind::InvalidData => "invalid data",
+        ErrorKind::TimedOut => "timed out",
+        ErrorKind::Interrupted => "interrupted",
+        ErrorKind::Unsupported => "unsupported",
+        ErrorKind::OutOfMemory => "out of memory",
+        ErrorKind::WriteZero => "write returned zero bytes",
+        _ => "other error",
     }
 }
 

@@ -99,10 +99,10 @@ impl core::fmt::Debug for Limit {
 /// # #[cfg(feature = "timeouts")]
 /// # {
 /// let config = Config::new().timeouts(limits);
-/// assert_eq!(config.timeouts_value().reply(Stage::RcptTo), Some(Duration::from_secs(20)));
+/// assert_eq!(config.time_limits().reply(Stage::RcptTo), Some(Duration::from_secs(20)));
 /// # }
 /// assert_eq!(Timeouts::new().reply(Stage::DataEnd), Some(Duration::from_secs(600)));
-/// assert_eq!(Timeouts::none().data_block_value(), None);
+/// assert_eq!(Timeouts::none().data_block_limit(), None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -270,7 +270,7 @@ impl Timeouts {
     }
 
     /// The limit for each write of message data.
-    pub const fn data_block_value(&self) -> Option<Duration> {
+    pub const fn data_block_limit(&self) -> Option<Duration> {
         self.data_block.get()
     }
 
@@ -372,7 +372,7 @@ mod tests {
         assert_eq!(t.reply(Stage::MailFrom), min(5));
         assert_eq!(t.reply(Stage::RcptTo), min(5));
         assert_eq!(t.reply(Stage::Data), min(2));
-        assert_eq!(t.data_block_value(), min(3));
+        assert_eq!(t.data_block_limit(), min(3));
         assert_eq!(t.reply(Stage::DataEnd), min(10));
         for stage in [
             Stage::Ehlo,
@@ -427,7 +427,7 @@ mod tests {
                 n == 5 || n == 6
             );
         }
-        assert_eq!(t.data_block_value(), s(8));
+        assert_eq!(t.data_block_limit(), s(8));
         assert_eq!(Timeouts::all(s(7)).reply(Stage::Quit), s(7));
         assert_eq!(Timeouts::none().reply(Stage::Greeting), None);
     }

@@ -275,7 +275,7 @@ impl Session {
     pub(crate) fn expect_secret(&mut self) -> Result<(), SmtpError> {
         #[cfg(feature = "defmt")]
         defmt::debug!("C: AUTH <redacted>");
-        self.expect(Stage::Auth)
+        self.expect_reply(Stage::Auth)
     }
 
     fn exchange<'a>(&mut self, op: Op<'a>, want: Want) -> Exchange<'_, 'a> {
@@ -579,12 +579,12 @@ impl<'a> Exchange<'_, 'a> {
     /// reported with [`failed`](Self::failed)`(SmtpError::Timeout(stage))`.
     pub fn limit(&self, io: Want) -> Option<(Duration, Stage)> {
         let s = &*self.session;
-        let timeouts = s.config.timeouts_value();
+        let timeouts = s.config.time_limits();
         let stage = match io {
             Want::Transmit | Want::Body => match s.pending.back() {
                 // Message data (DATA's body and end-of-data line, BDAT chunks).
                 Some(Stage::DataEnd | Stage::Bdat) => {
-                    return Some((timeouts.data_block_value()?, Stage::Data));
+                    return Some((timeouts.data_block_limit()?, Stage::Data));
                 }
                 stage => stage?,
             },

@@ -65,6 +65,7 @@ impl Pending {
         }
     }
 
+    #[cfg(feature = "chunking")]
     pub(super) fn len(&self) -> usize {
         self.total
     }
@@ -97,7 +98,7 @@ pub(super) enum Read {
 
 impl Session {
     /// Check that a command answered by `stage` may be sent now and queue its reply.
-    pub(super) fn expect(&mut self, stage: Stage) -> Result<(), SmtpError> {
+    pub(super) fn expect_reply(&mut self, stage: Stage) -> Result<(), SmtpError> {
         let allowed = match self.phase {
             Phase::Closed | Phase::ExpectGreeting | Phase::AwaitingUpgrade => false,
             Phase::ExpectHello => matches!(stage, Stage::Ehlo | Stage::Helo | Stage::Quit),
@@ -117,7 +118,7 @@ impl Session {
     pub(super) fn encode(&mut self, cmd: Command<'_>, out: &mut [u8]) -> Result<usize, SmtpError> {
         // Check the phase and the queue before encoding so that a refused command leaves
         // `out` alone.
-        self.expect(stage_of(&cmd))?;
+        self.expect_reply(stage_of(&cmd))?;
         // Only the command's name is logged: arguments may be personal data.
         #[cfg(feature = "defmt")]
         defmt::debug!("C: {}", stage_of(&cmd));

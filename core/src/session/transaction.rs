@@ -440,7 +440,7 @@ impl<'a> Mail<'a> {
             At::Transfer => self.start_transfer(s, tx),
             At::Body => self.known_body(tx),
             At::Dot => {
-                s.expect(Stage::DataEnd)?;
+                s.expect_reply(Stage::DataEnd)?;
                 tx.put(b".\r\n")?;
                 self.at = At::Draining;
                 Ok(Want::Receive)
@@ -646,7 +646,7 @@ impl<'a> Mail<'a> {
             }
             Transfer::Data if self.got_354 => {
                 self.got_354 = false;
-                s.expect(Stage::DataEnd)?;
+                s.expect_reply(Stage::DataEnd)?;
                 self.at = At::Body;
                 Ok(if self.known.is_some() {
                     Want::Transmit
