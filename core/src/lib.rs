@@ -33,3 +33,17 @@ pub use transport::Transport;
 /// The I/O traits a transport implements, re-exported so that adapters and users need no
 /// direct dependency on `embedded-io-async`.
 pub use embedded_io_async as io;
+
+/// The book's chapters whose Rust examples use only this crate (and the mock), compiled
+/// as doctests so that they cannot go stale.
+#[cfg(doctest)]
+mod book {
+    #[doc = include_str!("../../docs/src/architecture.md")]
+    struct Architecture;
+    #[doc = include_str!("../../docs/src/errors.md")]
+    struct Errors;
+    #[doc = include_str!("../../docs/src/introduction.md")]
+    struct Introduction;
+    #[doc = include_str!("../../docs/src/usage.md")]
+    struct Usage;
+}
