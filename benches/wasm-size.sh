@@ -6,26 +6,26 @@
 #   (a) benches/wasm-size/floor: a Worker that opens a STARTTLS worker::Socket, writes a
 #       line, reads a line and upgrades (no SMTP library);
 #   (b) benches/wasm-size/smtp:  the same Worker sending one message with
-#       wasm-smtp-cloudflare (connect_smtp_starttls, login, send_mail, quit);
-#       with the library's default features (build/), without them (build-minimal/) and
-#       with each feature alone over that (build-FEATURE/);
+#       wasm-smtp-cloudflare (connect_smtp_starttls, login, send_mail, quit) and answering
+#       with the error's Display text on failure; with the library's default features
+#       (build/), without them (build-minimal/) and with each feature alone over that
+#       (build-FEATURE/);
+#   (p) benches/wasm-size/published: the same Worker through the published
+#       wasm-smtp-cloudflare 0.18 (the crate this library replaces), with its default
+#       features and without them;
 #   (c) benches/wasm-size/handrolled: the same Worker sending one message with a
 #       hand-written SMTP session (EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA, QUIT; no
-#       validation, no library): a lower bound for (b);
-#   (d) benches/wasm-size/handrolled-safe: (c) with the library's safety checks (input
-#       validation, strict replies, STARTTLS required with injection check, SIZE and
-#       8BITMIME, AUTH PLAIN or LOGIN, CR and LF normalised in DATA, classified errors,
-#       close): what a safe client costs without the library's generality;
+#       validation, no library): a lower bound, a measurement and not a product;
 #   the example Worker (adapter-cloudflare/examples/worker), for reference;
-# and prints raw and gzip -9 sizes of each index_bg.wasm and index.js, (b) - (a): the
-# cost of the library, (c) - (a): the cost of SMTP written by hand, (d) - (a): the same
-# with the library's checks, and what each feature adds.
+# and prints raw and gzip -9 sizes of each index_bg.wasm and index.js, and the cost of
+# each Worker over (a): this library and the published crate side by side, with and
+# without default features, then what each of this library's features adds.
 #
 #   bash benches/wasm-size.sh            # build them all (about 6 minutes warm), print the tables
-#   bash benches/wasm-size.sh --names    # also build (a) to (d) with their name
-#                                        # sections (no strip, no wasm-opt) for twiggy:
+#   bash benches/wasm-size.sh --names    # also build (a), (b), (c) and (p) with their
+#                                        # name sections (no strip, no wasm-opt) for twiggy:
 #                                        # benches/wasm-size/*/target/names/index_bg.wasm
-#                                        # (* = floor, smtp, handrolled, handrolled-safe)
+#                                        # (* = floor, smtp, handrolled, published)
 #
 # The tools come from adapter-cloudflare/examples/worker/build.sh --tools-only (installed
 # into ~/.cache/wasm-smtp-tools on first use, about 9 minutes on 2 cores). Writes only
@@ -63,8 +63,8 @@ build() { # dir out-dir [cargo arguments...]
 floor="$root/benches/wasm-size/floor"
 smtp="$root/benches/wasm-size/smtp"
 handrolled="$root/benches/wasm-size/handrolled"
-handrolled_safe="$root/benches/wasm-size/handrolled-safe"
-for dir in "$floor" "$smtp" "$handrolled" "$handrolled_safe" "$example"; do
+published="$root/benches/wasm-size/published"
+for dir in "$floor" "$smtp" "$handrolled" "$published" "$example"; do
   mkdir -p "$dir/target"
 done
 # The library's features (wasm-smtp-cloudflare passes them to the core), each measured
@@ -89,7 +89,9 @@ for f in $features; do
   build "$smtp" "build-$f" --no-default-features --features "$f" && measure "$f" "$smtp" "build-$f"
 done
 build "$handrolled" build && measure handrolled "$handrolled" build
-build "$handrolled_safe" build && measure handrolled_safe "$handrolled_safe" build
+build "$published" build && measure published "$published" build
+build "$published" build-minimal --no-default-features &&
+  measure published_minimal "$published" build-minimal
 build "$example" build && measure example "$example" build
 
 row() { # label wasm wasm.gz js js.gz total
@@ -115,11 +117,20 @@ line "(b) floor + wasm-smtp" smtp
 diff_row "(b) - (a), default features" smtp floor
 line "(b) without default features" minimal
 diff_row "(b) - (a), no default features" minimal floor
+line "(p) floor + published wasm-smtp-cloudflare 0.18" published
+diff_row "(p) - (a), default features" published floor
+line "(p) without default features" published_minimal
+diff_row "(p) - (a), no default features" published_minimal floor
 line "(c) floor + hand-written SMTP" handrolled
 diff_row "(c) - (a): hand-written SMTP, no validation" handrolled floor
-line "(d) floor + hand-written SMTP with the library's checks" handrolled_safe
-diff_row "(d) - (a): hand-written SMTP with the library's checks" handrolled_safe floor
 line "example Worker" example
+echo
+echo "side by side: cost over (a), gzip KB (wasm + JS), Workers answering with the error's Display"
+row "configuration" "" "" "" "" "this / published"
+row "---" "" "" "" "" "---:"
+cost() { kb $((size[$1.wasm.gz] + size[$1.js.gz] - size[floor.wasm.gz] - size[floor.js.gz])); }
+row "default features" "" "" "" "" "$(cost smtp) / $(cost published)"
+row "no default features" "" "" "" "" "$(cost minimal) / $(cost published_minimal)"
 echo
 echo "each feature alone, over the build without default features (wasm-smtp-cloudflare"
 echo "--no-default-features --features F):"
@@ -130,12 +141,12 @@ for f in $features; do
 done
 
 if [ "$names" = 1 ]; then
-  # (a) to (d) with their name sections, for twiggy (`twiggy top`, `twiggy diff`):
+  # (a), (b), (c) and (p) with their name sections, for twiggy (`twiggy top`, `twiggy diff`):
   # the same profile without strip, through wasm-bindgen (which keeps the names) but not
   # wasm-opt. Their own target directories, so that the stripped builds above are not
   # rebuilt next time.
   echo
-  for dir in "$floor" "$smtp" "$handrolled" "$handrolled_safe"; do
+  for dir in "$floor" "$smtp" "$handrolled" "$published"; do
     out="$dir/target/names"
     crate="$(basename "$dir")"
     printf '== wasm-size: %s with names -> %s\n' "$crate" "${out#"$root"/}/index_bg.wasm"

@@ -25,7 +25,6 @@ budget_api_docs=120
 budget_no_alloc=120         # nostd-check (its own workspace), four feature sets
 budget_fuzz=480             # cargo-fuzz and nightly install (~2.5 min), builds, 8 runs of 15 s
 budget_worker=1200          # worker-build (~5 min cold) and wasm-bindgen-cli (~4 min) installs
-budget_size_ref=300         # benches/wasm-size/handrolled-safe, its own workspace
 budget_e2e=180              # workerd (npm), aiosmtpd (PyPI), Postfix (apt) on first run
 budget_interop=240          # Postfix install if missing, tokio adapter's interop tests
 budget_firmware=360         # several thumbv7em firmware builds
@@ -80,14 +79,6 @@ FUZZ_CARGO_ARGS=--no-default-features FUZZ_SECONDS="${FUZZ_SECONDS:-15}" \
 stage "Worker build" "$budget_worker" \
   "build the example Worker with worker-build (tools cached in ~/.cache)"
 bash adapter-cloudflare/examples/worker/build.sh
-
-stage "size reference" "$budget_size_ref" \
-  "(d), the hand-written SMTP Worker's unit tests, on the host"
-# benches/wasm-size/handrolled-safe keeps the library's checks by hand to show what they
-# cost in a Worker (benches/wasm-size.sh); its parser, checks and DATA encoder are tested
-# here so that the reference stays a correct client. Its own workspace: built on its own.
-(cd benches/wasm-size/handrolled-safe &&
-  cargo test --target "$(rustc -vV | sed -n 's/^host: //p')")
 
 stage "Workers e2e" "$budget_e2e" \
   "workerd + aiosmtpd (STARTTLS, implicit TLS) + smtp-sink on loopback"

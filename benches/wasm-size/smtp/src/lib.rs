@@ -1,7 +1,8 @@
 //! (b) of the size report: the floor Worker (`../floor`) sending one message with
 //! `wasm-smtp-cloudflare`: STARTTLS on port 587, AUTH, one message, QUIT, close. Settings
-//! come from `env.var(...)`; the HTTP handling is the same as the floor's. The error is
-//! not formatted (a Worker that logs it pays for `Display`).
+//! come from `env.var(...)`; the HTTP handling is the same as the floor's. On failure
+//! the Worker answers with the error's `Display` text, as real Workers do (the same in
+//! `../published`).
 
 use wasm_smtp_cloudflare::{connect_smtp_starttls, Error};
 use worker::wasm_bindgen::JsValue;
@@ -36,6 +37,6 @@ async fn run(env: &Env) -> core::result::Result<(), Error> {
 async fn fetch(_req: Request, env: Env, _ctx: Context) -> Result<Response> {
     match run(&env).await {
         Ok(()) => Response::ok("sent"),
-        Err(_) => Response::error("failed", 502),
+        Err(e) => Response::error(e.to_string(), 502),
     }
 }
