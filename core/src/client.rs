@@ -94,6 +94,10 @@ struct Io<T, const RX: usize, const TX: usize> {
     /// Message data staged in `tx` and not yet written (only while the session wants the
     /// body).
     tx_len: usize,
+    /// How much of the message chunk in `rx[..rx_len]` is encoded.
+    chunk_pos: usize,
+    /// The message source is exhausted: the session gets the empty chunk that ends it.
+    chunk_end: bool,
 }
 
 impl<T: Transport, const RX: usize, const TX: usize> core::fmt::Debug for SmtpClient<T, RX, TX> {
@@ -158,6 +162,8 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
                 rx_len: 0,
                 tx: [0; TX],
                 tx_len: 0,
+                chunk_pos: 0,
+                chunk_end: false,
             },
         };
         let exchange = client.session.connect(ehlo_domain)?;
@@ -428,7 +434,9 @@ fn reply_of(outcome: Result<Outcome, SmtpError>) -> Result<Reply, SmtpError> {
     }
 }
 
-/// Do what `exchange` wants until it is done: the only loop that awaits anything.
+/// Do what `exchange` wants until it is done: the only loop that awaits anything. Each
+/// turn is one I/O on the transport (or the message source), raced against the limit the
+/// exchange gives for it.
 async fn pump<T: Transport, R: Read, const RX: usize, const TX: usize>(
     io: &mut Io<T, RX, TX>,
     mut exchange: Exchange<'_, '_>,
@@ -436,137 +444,160 @@ async fn pump<T: Transport, R: Read, const RX: usize, const TX: usize>(
 ) -> Result<Outcome, SmtpError> {
     loop {
         let want = exchange.want();
-        let result = match want {
-            Want::Done => return exchange.finish(),
-            Want::Transmit => {
-                let n = exchange.transmit(&mut io.tx);
-                let limit = exchange.limit(want);
-                timed::<T, _>(limit, io.write(n)).await
+        let turn = match want {
+            Want::Done => {
+                io.reset_body();
+                return exchange.finish();
             }
-            Want::Receive => {
-                let limit = exchange.limit(want);
-                timed::<T, _>(limit, io.receive(&mut exchange)).await
-            }
-            Want::Upgrade => {
-                // Nothing read before the handshake is kept (the session consumed it all
-                // and refused anything after the 220).
-                io.rx.fill(0);
-                io.rx_len = 0;
-                let limit = exchange.limit(want);
-                let upgrade = async {
-                    io.transport
-                        .upgrade_to_tls()
-                        .await
-                        .map_err(|e| TlsError::Handshake(e.kind()).into())
-                };
-                match timed::<T, _>(limit, upgrade).await {
-                    Ok(()) => {
-                        exchange.tls_established(io.transport.is_encrypted());
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Want::Body => io.body(&mut exchange, reader).await,
-            Want::Close => {
-                let limit = exchange.limit(want);
-                let close = async { io.transport.close().await.map_err(io_error) };
-                let result = timed::<T, _>(limit, close).await;
-                exchange.closed(result);
-                Ok(())
-            }
+            Want::Transmit => Turn::Write(exchange.transmit(&mut io.tx)),
+            Want::Body => io.stage_body(&mut exchange),
+            Want::Receive => Turn::Receive,
+            Want::Upgrade => Turn::Upgrade,
+            Want::Close => Turn::Close,
         };
-        if let Err(e) = result {
-            io.tx_len = 0;
+        // Reading the message source is the caller's business: not limited.
+        let limit = match turn {
+            Turn::ReadBody => None,
+            _ => exchange.limit(want),
+        };
+        if let Err(e) = timed::<T, _>(limit, io.perform(turn, &mut exchange, reader)).await {
+            io.reset_body();
             exchange.failed(e);
         }
     }
 }
 
-impl<T: Transport, const RX: usize, const TX: usize> Io<T, RX, TX> {
-    /// Write `tx[..n]` whole, then flush.
-    async fn write(&mut self, n: usize) -> Result<(), SmtpError> {
-        if n == 0 {
-            return Ok(());
-        }
-        let mut sent = 0;
-        while let Some(rest) = self.tx.get(sent..n).filter(|r| !r.is_empty()) {
-            // Not `write_all`: its default panics when `write` returns `Ok(0)`.
-            match self.transport.write(rest).await {
-                Ok(0) => return Err(io_error(ErrorKind::WriteZero)),
-                Ok(k) if k <= rest.len() => sent += k,
-                // More than it was given: the transport's bug.
-                Ok(_) => return Err(io_error(ErrorKind::InvalidData)),
-                Err(e) => return Err(io_error(e)),
-            }
-        }
-        self.transport.flush().await.map_err(io_error)
-    }
-
+/// One I/O of the pump.
+#[derive(Clone, Copy)]
+enum Turn {
+    /// Write `tx[..n]` and flush.
+    Write(usize),
     /// Read until the session completes a reply (or wants something else).
-    async fn receive(&mut self, exchange: &mut Exchange<'_, '_>) -> Result<(), SmtpError> {
-        loop {
-            let Some(free) = self.rx.get_mut(self.rx_len..).filter(|f| !f.is_empty()) else {
-                // Cannot happen: the parser caps lines at RX. Fail closed all the same.
-                return Err(MalformedReply::LineTooLong { limit: RX }.into());
-            };
-            let space = free.len();
-            match self.transport.read(free).await {
-                Ok(0) => return Err(SmtpError::ConnectionClosed),
-                Ok(n) if n <= space => self.rx_len += n,
-                // A count past the buffer is the transport's bug.
-                Ok(_) => return Err(io_error(ErrorKind::InvalidData)),
-                Err(e) => return Err(io_error(e)),
-            }
-            let received = exchange.receive(&mut self.rx[..self.rx_len]);
-            self.rx.copy_within(received.consumed..self.rx_len, 0);
-            self.rx_len -= received.consumed;
-            if received.replied || exchange.want() != Want::Receive {
-                return Ok(());
-            }
-        }
-    }
+    Receive,
+    /// The TLS handshake.
+    Upgrade,
+    /// Read the next chunk of the message into the (idle) receive buffer.
+    ReadBody,
+    /// Close the transport.
+    Close,
+}
 
-    /// Read the next chunk of the message into the (idle) receive buffer and send it.
-    async fn body<R: Read>(
+impl<T: Transport, const RX: usize, const TX: usize> Io<T, RX, TX> {
+    async fn perform<R: Read>(
         &mut self,
+        turn: Turn,
         exchange: &mut Exchange<'_, '_>,
         reader: &mut R,
     ) -> Result<(), SmtpError> {
-        let cap = RX.min(TX);
-        let n = match reader.read(&mut self.rx[..cap]).await {
-            Ok(n) if n <= cap => n,
-            // A count past the buffer is the reader's bug.
-            Ok(_) => return Err(SmtpError::BodySource(ErrorKind::InvalidData)),
-            Err(e) => return Err(SmtpError::BodySource(e.kind())),
-        };
-        let mut pos = 0;
-        loop {
-            let free = self.tx.get_mut(self.tx_len..).unwrap_or_default();
-            let (used, written) = exchange.body(&self.rx[pos..n], free);
-            pos += used;
-            self.tx_len += written;
-            let more = exchange.want() == Want::Body;
-            if exchange.want() == Want::Done {
-                // The message failed (and the session closed): nothing staged leaves.
-                self.tx_len = 0;
-                return Ok(());
-            }
-            let full = more && used == 0 && written == 0;
-            if full || !more {
-                if full && self.tx_len == 0 {
-                    return Err(SmtpError::Internal);
+        match turn {
+            Turn::Write(n) => {
+                let mut sent = 0;
+                while let Some(rest) = self.tx.get(sent..n).filter(|r| !r.is_empty()) {
+                    // Not `write_all`: its default panics when `write` returns `Ok(0)`.
+                    match self.transport.write(rest).await {
+                        Ok(0) => return Err(io_error(ErrorKind::WriteZero)),
+                        Ok(k) if k <= rest.len() => sent += k,
+                        // More than it was given: the transport's bug.
+                        Ok(_) => return Err(io_error(ErrorKind::InvalidData)),
+                        Err(e) => return Err(io_error(e)),
+                    }
                 }
-                // Small chunks leave together: the buffer is written when it is full
-                // and when the message moves on.
-                let limit = exchange.limit(Want::Body);
-                let len = core::mem::take(&mut self.tx_len);
-                timed::<T, _>(limit, self.write(len)).await?;
+                if n > 0 {
+                    self.transport.flush().await.map_err(io_error)?;
+                }
             }
-            if !more || (n > 0 && pos >= n) {
-                return Ok(());
+            Turn::Receive => loop {
+                let Some(free) = self.rx.get_mut(self.rx_len..).filter(|f| !f.is_empty()) else {
+                    // Cannot happen: the parser caps lines at RX. Fail closed all the same.
+                    return Err(MalformedReply::LineTooLong { limit: RX }.into());
+                };
+                let space = free.len();
+                match self.transport.read(free).await {
+                    Ok(0) => return Err(SmtpError::ConnectionClosed),
+                    Ok(n) if n <= space => self.rx_len += n,
+                    // A count past the buffer is the transport's bug.
+                    Ok(_) => return Err(io_error(ErrorKind::InvalidData)),
+                    Err(e) => return Err(io_error(e)),
+                }
+                let received = exchange.receive(&mut self.rx[..self.rx_len]);
+                self.rx.copy_within(received.consumed..self.rx_len, 0);
+                self.rx_len -= received.consumed;
+                if received.replied || exchange.want() != Want::Receive {
+                    return Ok(());
+                }
+            },
+            Turn::Upgrade => {
+                // Nothing read before the handshake is kept (the session consumed it all
+                // and refused anything after the 220).
+                self.rx.fill(0);
+                self.rx_len = 0;
+                match self.transport.upgrade_to_tls().await {
+                    Ok(()) => exchange.tls_established(self.transport.is_encrypted()),
+                    Err(e) => return Err(TlsError::Handshake(e.kind()).into()),
+                }
+            }
+            Turn::ReadBody => {
+                let cap = RX.min(TX);
+                match reader.read(&mut self.rx[..cap]).await {
+                    Ok(n) if n <= cap => {
+                        self.rx_len = n;
+                        self.chunk_pos = 0;
+                        self.chunk_end = n == 0;
+                    }
+                    // A count past the buffer is the reader's bug.
+                    Ok(_) => return Err(SmtpError::BodySource(ErrorKind::InvalidData)),
+                    Err(e) => return Err(SmtpError::BodySource(e.kind())),
+                }
+            }
+            Turn::Close => {
+                let result = self.transport.close().await.map_err(io_error);
+                exchange.closed(result);
             }
         }
+        Ok(())
+    }
+
+    /// Encode what is left of the message chunk in the receive buffer behind the data
+    /// already staged in `tx`: small chunks leave together, `tx` is written when it is
+    /// full and when the message moves on. Returns the next turn.
+    fn stage_body(&mut self, exchange: &mut Exchange<'_, '_>) -> Turn {
+        loop {
+            let chunk = self.rx.get(self.chunk_pos..self.rx_len).unwrap_or_default();
+            if chunk.is_empty() && !self.chunk_end {
+                return Turn::ReadBody;
+            }
+            let free = self.tx.get_mut(self.tx_len..).unwrap_or_default();
+            let (used, written) = exchange.body(chunk, free);
+            self.chunk_pos += used;
+            self.tx_len += written;
+            self.chunk_end &= used == 0 && exchange.want() == Want::Body;
+            match exchange.want() {
+                // The message failed (and the session closed): nothing staged leaves.
+                Want::Done => {
+                    self.reset_body();
+                    return Turn::Write(0);
+                }
+                Want::Body if used > 0 || written > 0 => continue,
+                // No room left, or the message moved on: write what is staged.
+                _ => {
+                    let n = core::mem::take(&mut self.tx_len);
+                    if self.chunk_pos >= self.rx_len {
+                        self.rx_len = 0;
+                        self.chunk_pos = 0;
+                    }
+                    return Turn::Write(n);
+                }
+            }
+        }
+    }
+
+    /// Drop a message chunk and staged data (after a failure, or at the end; a failed
+    /// session keeps nothing of what it read).
+    fn reset_body(&mut self) {
+        self.rx_len = 0;
+        self.tx_len = 0;
+        self.chunk_pos = 0;
+        self.chunk_end = false;
     }
 }
 
