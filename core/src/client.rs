@@ -460,7 +460,13 @@ async fn pump<T: Transport, R: Read, const RX: usize, const TX: usize>(
             Turn::ReadBody => None,
             _ => exchange.limit(want),
         };
-        if let Err(e) = timed::<T, _>(limit, io.perform(turn, &mut exchange, reader)).await {
+        // Pinned where it is made: the I/O future (the TLS handshake's is large) is never
+        // moved into the race, so it exists once.
+        let result = {
+            let perform = core::pin::pin!(io.perform(turn, &mut exchange, reader));
+            timed::<T, _>(limit, perform).await
+        };
+        if let Err(e) = result {
             io.reset_body();
             exchange.failed(e);
         }
@@ -609,12 +615,11 @@ fn io_error<E: embedded_io_async::Error>(e: E) -> SmtpError {
 #[cfg(feature = "timeouts")]
 async fn timed<T: Transport, F: Future<Output = Result<(), SmtpError>>>(
     limit: Option<(Duration, Stage)>,
-    io: F,
+    io: core::pin::Pin<&mut F>,
 ) -> Result<(), SmtpError> {
     let Some((limit, stage)) = limit else {
         return io.await;
     };
-    let io = core::pin::pin!(io);
     crate::timeouts::within(limit, T::sleep, io)
         .await
         .unwrap_or(Err(SmtpError::Timeout(stage)))
@@ -624,7 +629,7 @@ async fn timed<T: Transport, F: Future<Output = Result<(), SmtpError>>>(
 #[cfg(not(feature = "timeouts"))]
 async fn timed<T: Transport, F: Future<Output = Result<(), SmtpError>>>(
     _: Option<(Duration, Stage)>,
-    io: F,
+    io: core::pin::Pin<&mut F>,
 ) -> Result<(), SmtpError> {
     io.await
 }
