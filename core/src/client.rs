@@ -625,8 +625,10 @@ async fn timed<T: Transport, F: Future<Output = Result<(), SmtpError>>>(
         .unwrap_or(Err(SmtpError::Timeout(stage)))
 }
 
-/// Without the `timeouts` feature: no race.
+/// Without the `timeouts` feature: no race (the same signature, so the pump is written
+/// once).
 #[cfg(not(feature = "timeouts"))]
+#[allow(clippy::extra_unused_type_parameters)]
 async fn timed<T: Transport, F: Future<Output = Result<(), SmtpError>>>(
     _: Option<(Duration, Stage)>,
     io: core::pin::Pin<&mut F>,
