@@ -45,7 +45,7 @@ pub fn scram_nonce() -> Result<ClientNonce, Error> {
 
 /// Log in with the strongest mechanism both sides support, SCRAM-SHA-256 included (with a
 /// fresh [`scram_nonce`]), then PLAIN, LOGIN: see
-/// [`choose_mechanism`](wasm_smtp_core::client::choose_mechanism).
+/// [`choose_mechanism`](wasm_smtp_core::auth::exchange::choose_mechanism).
 /// [`SmtpClient::login`] is the same without SCRAM.
 ///
 /// # Errors

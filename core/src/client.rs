@@ -3,8 +3,9 @@
 //!
 //! It makes no protocol decision: every public method starts an operation of the
 //! session and then does what the session asks for ([`Want`]), racing each wait against
-//! the transport's timer with the limit the session hands out. The dialogue itself (the
-//! greeting, the STARTTLS policy, AUTH, the mail transaction, QUIT) is in
+//! the transport's timer ([`Transport::sleep`]) with the limit the session hands out
+//! (the [`Timeouts`](crate::Timeouts) of the [`Config`], feature `timeouts`). The
+//! dialogue itself (greeting, STARTTLS policy, AUTH, transactions, QUIT) is in
 //! [`session`](crate::session).
 //!
 //! # Order of calls
@@ -12,9 +13,8 @@
 //!    fallback when allowed), STARTTLS and a second EHLO as the
 //!    [`TlsPolicy`](crate::TlsPolicy) demands.
 //! 2. Optionally [`SmtpClient::login`] (or [`SmtpClient::login_with`]).
-//! 3. Any number of [`SmtpClient::send_mail`] / [`SmtpClient::send_mail_bytes`] /
-//!    [`SmtpClient::send_mail_from_reader`], with [`SmtpClient::noop`] and
-//!    [`SmtpClient::rset`] as needed.
+//! 3. Any number of `send_mail*` ([`SmtpClient::send_mail`] ...), with
+//!    [`SmtpClient::noop`] and [`SmtpClient::rset`] as needed.
 //! 4. [`SmtpClient::quit`]: QUIT, then [`Transport::close`]. [`SmtpClient::into_inner`]
 //!    takes the transport back (without QUIT if `quit` was not called).
 //!
@@ -24,10 +24,6 @@
 //! [`SmtpError::SessionUnusable`]. A rejected command (4xx/5xx) is not fatal: after a
 //! failed transaction the client sends RSET so the connection can be reused.
 //!
-//! With the `timeouts` feature (on by default) every wait for the server has a time
-//! limit, per phase, from the [`Timeouts`](crate::Timeouts) in the [`Config`], on the
-//! transport's timer ([`Transport::sleep`]); see [`timeouts`](crate::timeouts).
-//!
 //! No method is cancel-safe: dropping a future mid-way closes the session (what the
 //! server saw is unknown), and the client can then only be dropped or quit. Dropping the
 //! client mid-message never makes a partial message look sent: the end-of-data line is
@@ -36,12 +32,11 @@
 use crate::auth::exchange::Login;
 use crate::capabilities::{Capabilities, Mechanism};
 use crate::config::Config;
-use crate::error::{MalformedReply, SmtpError, Stage, TlsError};
+use crate::error::{MalformedReply, SmtpError, TlsError};
 use crate::reply::Reply;
 use crate::session::{Body, Exchange, Outcome, SendOptions, SendOutcome, Session, Want};
 use crate::transport::Transport;
 use core::future::Future;
-use core::time::Duration;
 use embedded_io_async::{Error as _, ErrorKind, Read};
 use zeroize::Zeroize;
 
@@ -91,8 +86,7 @@ struct Io<T, const RX: usize, const TX: usize> {
     /// Received bytes not yet consumed by the session, at the start of `rx`.
     rx_len: usize,
     tx: [u8; TX],
-    /// Message data staged in `tx` and not yet written (only while the session wants the
-    /// body).
+    /// Message data staged in `tx`, not yet written (while the session wants the body).
     tx_len: usize,
     /// How much of the message chunk in `rx[..rx_len]` is encoded.
     chunk_pos: usize,
@@ -137,10 +131,7 @@ impl<T: Transport> SmtpClient<T> {
 
 impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     const CHECK: () = {
-        assert!(
-            RX >= 512,
-            "RX must be at least 512 bytes (RFC 5321 reply lines)"
-        );
+        assert!(RX >= 512, "RX must be at least 512 (RFC 5321 reply lines)");
         assert!(TX >= crate::session::MIN_TX, "TX must be at least 64 bytes");
     };
 
@@ -312,13 +303,13 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
     /// Send NOOP and wait for 250.
     pub async fn noop(&mut self) -> Result<Reply, SmtpError> {
         let exchange = self.session.noop()?;
-        reply_of(pump(&mut self.io, exchange, &mut &b""[..]).await)
+        reply_of(pump(&mut self.io, exchange, &mut &b""[..]).await?)
     }
 
     /// Send RSET (abort any transaction) and wait for 250.
     pub async fn rset(&mut self) -> Result<Reply, SmtpError> {
         let exchange = self.session.rset()?;
-        reply_of(pump(&mut self.io, exchange, &mut &b""[..]).await)
+        reply_of(pump(&mut self.io, exchange, &mut &b""[..]).await?)
     }
 
     /// Send QUIT, wait for the reply, then close the connection with
@@ -419,16 +410,16 @@ impl<T: Transport, const RX: usize, const TX: usize> SmtpClient<T, RX, TX> {
         options: SendOptions<'_>,
     ) -> Result<SendOutcome, SmtpError> {
         let exchange = self.session.send(from, to, body, options)?;
-        match pump(&mut self.io, exchange, &mut reader).await? {
-            Outcome::Sent(outcome) => Ok(outcome),
-            _ => Err(SmtpError::Internal),
-        }
+        let Outcome::Sent(outcome) = pump(&mut self.io, exchange, &mut reader).await? else {
+            return Err(SmtpError::Internal);
+        };
+        Ok(outcome)
     }
 }
 
 /// The reply of a NOOP or RSET exchange.
-fn reply_of(outcome: Result<Outcome, SmtpError>) -> Result<Reply, SmtpError> {
-    match outcome? {
+fn reply_of(outcome: Outcome) -> Result<Reply, SmtpError> {
+    match outcome {
         Outcome::Reply(reply) => Ok(reply),
         _ => Err(SmtpError::Internal),
     }
@@ -456,15 +447,13 @@ async fn pump<T: Transport, R: Read, const RX: usize, const TX: usize>(
             Want::Close => Turn::Close,
         };
         // Reading the message source is the caller's business: not limited.
-        let limit = match turn {
-            Turn::ReadBody => None,
-            _ => exchange.limit(want),
-        };
-        // Pinned where it is made: the I/O future (the TLS handshake's is large) is never
-        // moved into the race, so it exists once.
+        let limit = exchange
+            .limit(want)
+            .filter(|_| !matches!(turn, Turn::ReadBody));
+        // Pinned where it is made: a large I/O future (TLS) is never moved, so exists once.
         let result = {
             let perform = core::pin::pin!(io.perform(turn, &mut exchange, reader));
-            timed::<T, _>(limit, perform).await
+            crate::timeouts::race(limit, T::sleep, perform).await
         };
         if let Err(e) = result {
             io.reset_body();
@@ -533,8 +522,7 @@ impl<T: Transport, const RX: usize, const TX: usize> Io<T, RX, TX> {
                 }
             },
             Turn::Upgrade => {
-                // Nothing read before the handshake is kept (the session consumed it all
-                // and refused anything after the 220).
+                // Nothing read before the handshake is kept (the session consumed it all).
                 self.rx.fill(0);
                 self.rx_len = 0;
                 match self.transport.upgrade_to_tls().await {
@@ -597,8 +585,7 @@ impl<T: Transport, const RX: usize, const TX: usize> Io<T, RX, TX> {
         }
     }
 
-    /// Drop a message chunk and staged data (after a failure, or at the end; a failed
-    /// session keeps nothing of what it read).
+    /// Drop a message chunk and staged data (after a failure, or at the end).
     fn reset_body(&mut self) {
         self.rx_len = 0;
         self.tx_len = 0;
@@ -609,29 +596,4 @@ impl<T: Transport, const RX: usize, const TX: usize> Io<T, RX, TX> {
 
 fn io_error<E: embedded_io_async::Error>(e: E) -> SmtpError {
     SmtpError::Io(e.kind())
-}
-
-/// Run `io` within `limit` on the transport's timer.
-#[cfg(feature = "timeouts")]
-async fn timed<T: Transport, F: Future<Output = Result<(), SmtpError>>>(
-    limit: Option<(Duration, Stage)>,
-    io: core::pin::Pin<&mut F>,
-) -> Result<(), SmtpError> {
-    let Some((limit, stage)) = limit else {
-        return io.await;
-    };
-    crate::timeouts::within(limit, T::sleep, io)
-        .await
-        .unwrap_or(Err(SmtpError::Timeout(stage)))
-}
-
-/// Without the `timeouts` feature: no race (the same signature, so the pump is written
-/// once).
-#[cfg(not(feature = "timeouts"))]
-#[allow(clippy::extra_unused_type_parameters)]
-async fn timed<T: Transport, F: Future<Output = Result<(), SmtpError>>>(
-    _: Option<(Duration, Stage)>,
-    io: core::pin::Pin<&mut F>,
-) -> Result<(), SmtpError> {
-    io.await
 }

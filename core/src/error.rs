@@ -274,7 +274,7 @@ pub enum ScramError {
     #[error("server signature mismatch")]
     ServerSignatureMismatch,
     /// The combined nonce of the server-first message is longer than this client keeps
-    /// ([`MAX_SCRAM_NONCE`](crate::auth::exchange::MAX_SCRAM_NONCE) octets).
+    /// (`auth::exchange::MAX_SCRAM_NONCE` octets, feature `auth-scram`).
     #[error("server nonce too long")]
     NonceTooLong,
     /// The server said 235 without proving its identity with a server signature first.

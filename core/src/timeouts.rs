@@ -327,6 +327,40 @@ where
     .await
 }
 
+/// Run `io` within `limit` on the timer `sleep` (a transport's [`Transport::sleep`](crate::Transport::sleep));
+/// past the limit, [`SmtpError::Timeout`](crate::SmtpError::Timeout) for `stage`. `io` is
+/// pinned by the caller where it was made, so a large I/O future is never moved.
+#[cfg(feature = "timeouts")]
+pub(crate) async fn race<F, S>(
+    limit: Option<(Duration, Stage)>,
+    sleep: impl Fn(Duration) -> S,
+    io: Pin<&mut F>,
+) -> Result<(), crate::SmtpError>
+where
+    F: Future<Output = Result<(), crate::SmtpError>>,
+    S: Future<Output = ()>,
+{
+    let Some((limit, stage)) = limit else {
+        return io.await;
+    };
+    within(limit, sleep, io)
+        .await
+        .unwrap_or(Err(crate::SmtpError::Timeout(stage)))
+}
+
+/// Without the `timeouts` feature there is no race.
+#[cfg(not(feature = "timeouts"))]
+pub(crate) async fn race<F, S>(
+    _: Option<(Duration, Stage)>,
+    _: impl Fn(Duration) -> S,
+    io: core::pin::Pin<&mut F>,
+) -> Result<(), crate::SmtpError>
+where
+    F: core::future::Future<Output = Result<(), crate::SmtpError>>,
+{
+    io.await
+}
+
 /// embassy-time's [`Timer`](embassy_time::Timer) for `limit` (rounded up to the
 /// millisecond, at most about 49 days): the body of [`Transport::sleep`](crate::Transport::sleep)
 /// for a transport on embassy.

@@ -187,7 +187,7 @@ impl Session {
     ///
     /// # Errors
     /// [`SmtpError::InvalidInput`] for the domain; with [`TlsPolicy::Implicit`] on a
-    /// plaintext connection [`TlsError::PlaintextTransport`], before anything is read or
+    /// plaintext connection [`TlsError::PlaintextTransport`](crate::error::TlsError::PlaintextTransport), before anything is read or
     /// written; [`SmtpError::SessionUnusable`] once connected.
     ///
     /// [`TlsPolicy`]: crate::TlsPolicy
