@@ -426,8 +426,10 @@ fn session_log(data: &[u8]) -> Vec<String> {
     let config = Config::new()
         .tls(policy)
         .allow_plaintext_auth(b0 & 8 != 0)
-        .pipelining(b0 & 16 == 0)
-        .chunking(b0 & 32 == 0);
+        .pipelining(b0 & 16 == 0);
+    // CHUNKING is a default feature of the engine (off in the --no-default-features run).
+    #[cfg(feature = "engine-defaults")]
+    let config = config.chunking(b0 & 32 == 0);
     let piece = [1, 7, 64, usize::MAX][usize::from(b0 >> 6)];
     let tx_size = TX_SIZES[usize::from(b1 & 3)];
     let upgrade_encrypts = b1 & 32 == 0;
