@@ -149,7 +149,7 @@ impl Options {
     }
 
     /// The engine's settings.
-    pub fn config_value(&self) -> Config {
+    pub fn smtp_config(&self) -> Config {
         self.config
     }
 }
