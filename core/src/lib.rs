@@ -35,8 +35,14 @@ pub use transport::Transport;
 pub use embedded_io_async as io;
 
 /// The book's chapters whose Rust examples use only this crate (and the mock), compiled
-/// as doctests so that they cannot go stale.
-#[cfg(doctest)]
+/// as doctests so that they cannot go stale (with the default features, which the
+/// examples assume).
+#[cfg(all(
+    doctest,
+    feature = "chunking",
+    feature = "auth-oauth",
+    feature = "timeouts"
+))]
 mod book {
     #[doc = include_str!("../../docs/src/architecture.md")]
     struct Architecture;
