@@ -603,6 +603,10 @@ impl<'a> Exchange<'_, 'a> {
             self.session.close();
             return Err(SmtpError::SessionUnusable);
         }
+        // QUIT: the reply's verdict first, then the transport's (a close that timed out).
+        if let Op::Quit(Err(e)) = &self.op {
+            return Err(*e);
+        }
         if let Some(e) = self.error.take() {
             return Err(e);
         }
