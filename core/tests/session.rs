@@ -410,3 +410,76 @@ fn time_limits_are_data() {
     #[cfg(not(feature = "timeouts"))]
     assert_eq!(limit(&ex, Want::Receive), None);
 }
+
+/// A streamed message through DATA: the session asks for the body with `Want::Body`
+/// once the 354 is in, takes it chunk by chunk (a chunk may be split at any byte, even
+/// between CR and LF), and ends it on the empty chunk. Data staged in the caller's buffer
+/// behind earlier chunks leaves in one write.
+#[test]
+fn streamed_message_through_data() {
+    let mut s = ready(&["PIPELINING"]);
+    let mut ex = s
+        .send(
+            "a@example.com",
+            &["b@example.com"],
+            Body::Stream,
+            SendOptions::new(),
+        )
+        .unwrap();
+    let mut tx = [0u8; 512];
+    let n = ex.transmit(&mut tx);
+    assert_eq!(
+        &tx[..n],
+        b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+    );
+    let mut replies = *b"250 ok\r\n250 ok\r\n354 go\r\n";
+    ex.receive(&mut replies);
+    assert_eq!(ex.want(), Want::Body);
+    let mut staged = 0;
+    for chunk in [&b"Subject: s\r"[..], b"\n\r\n.dot\n", b"end", b""] {
+        let (used, written) = ex.body(chunk, &mut tx[staged..]);
+        assert_eq!(used, chunk.len());
+        staged += written;
+    }
+    assert_eq!(ex.want(), Want::Receive);
+    assert_eq!(&tx[..staged], b"Subject: s\r\n\r\n..dot\r\nend\r\n.\r\n");
+    let mut verdict = *b"250 queued\r\n";
+    ex.receive(&mut verdict);
+    assert!(matches!(ex.finish(), Ok(Outcome::Sent(_))));
+}
+
+/// A streamed message in BDAT chunks (CHUNKING with PIPELINING): each chunk handed in
+/// becomes one `BDAT n` chunk, no dot-stuffing, and the end is `BDAT n LAST`.
+#[cfg(feature = "chunking")]
+#[test]
+fn streamed_message_in_bdat_chunks() {
+    let mut s = ready(&["PIPELINING", "CHUNKING"]);
+    let mut ex = s
+        .send(
+            "a@example.com",
+            &["b@example.com"],
+            Body::Stream,
+            SendOptions::new(),
+        )
+        .unwrap();
+    let mut tx = [0u8; 512];
+    ex.transmit(&mut tx);
+    let mut replies = *b"250 ok\r\n250 ok\r\n";
+    ex.receive(&mut replies);
+    // The envelope is accepted: the transfer starts (no command line of its own here).
+    assert_eq!(ex.transmit(&mut tx), 0);
+    assert_eq!(ex.want(), Want::Body);
+    let mut out = Vec::new();
+    for chunk in [&b".hi\n"[..], b"there", b""] {
+        let (used, written) = ex.body(chunk, &mut tx);
+        assert_eq!(used, chunk.len());
+        out.extend_from_slice(&tx[..written]);
+    }
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "BDAT 5\r\n.hi\r\nBDAT 5\r\nthereBDAT 2 LAST\r\n\r\n"
+    );
+    let mut verdicts = *b"250 ok\r\n250 ok\r\n250 queued\r\n";
+    ex.receive(&mut verdicts);
+    assert!(matches!(ex.finish(), Ok(Outcome::Sent(_))));
+}
