@@ -510,9 +510,7 @@ impl<'a> Mail<'a> {
         tx.command(s, cmd)?;
         #[cfg(feature = "chunking")]
         if let Command::Bdat { .. } = cmd {
-            self.transfer = Transfer::Bdat;
-            self.enc = DataEncoder::chunked();
-            self.at = At::Body;
+            self.start_chunks();
             return self.known_body(tx);
         }
         self.transfer = Transfer::Data;
@@ -640,6 +638,14 @@ impl<'a> Mail<'a> {
             return Ok(Want::Done);
         }
         match self.transfer {
+            // A streamed message in BDAT chunks (only with PIPELINING: otherwise every
+            // chunk would wait for its reply, where DATA streams the whole message at
+            // once): the chunks carry their own command lines.
+            #[cfg(feature = "chunking")]
+            Transfer::None if self.chunking && self.known.is_none() && self.pipelining => {
+                self.start_chunks();
+                Ok(Want::Body)
+            }
             Transfer::None => {
                 self.at = At::Transfer;
                 Ok(Want::Transmit)
@@ -660,31 +666,30 @@ impl<'a> Mail<'a> {
         }
     }
 
-    /// Send DATA, or start the BDAT chunks.
+    /// Send DATA, or `BDAT n LAST` and the message given whole.
     fn start_transfer(&mut self, s: &mut Session, tx: &mut Tx<'_>) -> Result<Want, SmtpError> {
-        // A streamed message in BDAT chunks only with PIPELINING: otherwise every chunk
-        // would wait for its reply, where DATA streams the whole message at once.
         #[cfg(feature = "chunking")]
-        if self.chunking && (self.known.is_some() || self.pipelining) {
-            self.transfer = Transfer::Bdat;
-            self.enc = DataEncoder::chunked();
-            self.at = At::Body;
-            if self.known.is_some() {
-                tx.command(
-                    s,
-                    Command::Bdat {
-                        size: self.size,
-                        last: true,
-                    },
-                )?;
-                return self.known_body(tx);
-            }
-            return Ok(Want::Body);
+        if self.chunking && self.known.is_some() {
+            let cmd = Command::Bdat {
+                size: self.size,
+                last: true,
+            };
+            tx.command(s, cmd)?;
+            self.start_chunks();
+            return self.known_body(tx);
         }
         tx.command(s, Command::Data)?;
         self.transfer = Transfer::Data;
         self.at = At::Replies;
         Ok(Want::Receive)
+    }
+
+    /// The message goes in BDAT chunks from here on.
+    #[cfg(feature = "chunking")]
+    fn start_chunks(&mut self) {
+        self.transfer = Transfer::Bdat;
+        self.enc = DataEncoder::chunked();
+        self.at = At::Body;
     }
 
     /// The transaction failed: what to send before it ends, if anything. After an
