@@ -94,6 +94,36 @@ pub fn parse_dict(text: &str) -> Vec<Vec<u8>> {
     out
 }
 
+/// Check the named seeds of `target` (files `seed-<name>` in its corpus): `run` gives
+/// each seed's log, and the log must contain what `expected` says for its name (a
+/// name with no expectation fails). Returns how many seeds were checked.
+pub fn check_seeds(
+    target: &str,
+    run: impl Fn(&[u8]) -> Vec<String>,
+    expected: impl Fn(&str) -> Option<&'static str>,
+) -> usize {
+    let seeds = read_corpus(&fuzz_dir().join("corpus").join(target))
+        .unwrap_or_else(|e| panic!("corpus of {target}: {e}"));
+    let mut seen = 0;
+    for (path, data) in seeds {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let Some(name) = name.strip_prefix("seed-") else {
+            continue;
+        };
+        let log = run(&data).join("; ");
+        let Some(expected) = expected(name) else {
+            panic!("no expectation for seed {name}: {log}");
+        };
+        assert!(log.contains(expected), "seed {name}: {log}");
+        seen += 1;
+    }
+    seen
+}
+
 /// Every file of `dir` (none if it does not exist), sorted by name.
 pub fn read_corpus(dir: &Path) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
     let mut out = Vec::new();
