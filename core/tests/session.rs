@@ -52,6 +52,17 @@ fn run(mut ex: Exchange<'_, '_>, replies: &[&[u8]]) -> (Vec<String>, Result<Outc
     }
 }
 
+/// A transaction from a@example.com to b@example.com.
+fn to_bob<'s, 'a>(s: &'s mut Session, body: Body<'a>) -> Exchange<'s, 'a> {
+    s.send(
+        "a@example.com",
+        &["b@example.com"],
+        body,
+        SendOptions::new(),
+    )
+    .unwrap()
+}
+
 fn flights(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -251,13 +262,7 @@ fn pipelined_transaction_in_one_flight() {
 fn one_command_per_round_trip_without_pipelining() {
     let mut s = ready(&["8BITMIME"]);
     let (sent, r) = run(
-        s.send(
-            "a@example.com",
-            &["b@example.com"],
-            Body::Bytes(b"hi"),
-            SendOptions::new(),
-        )
-        .unwrap(),
+        to_bob(&mut s, Body::Bytes(b"hi")),
         &[
             b"250 ok\r\n",
             b"250 ok\r\n",
@@ -282,13 +287,7 @@ fn one_command_per_round_trip_without_pipelining() {
 fn refused_sender_is_followed_by_rset() {
     let mut s = ready(&["PIPELINING"]);
     let (sent, r) = run(
-        s.send(
-            "a@example.com",
-            &["b@example.com"],
-            Body::Bytes(b"hi"),
-            SendOptions::new(),
-        )
-        .unwrap(),
+        to_bob(&mut s, Body::Bytes(b"hi")),
         &[
             b"550 5.7.1 not you\r\n554 no recipients\r\n554 no data\r\n",
             b"250 reset\r\n",
@@ -306,13 +305,7 @@ fn bdat_last_after_the_first_accepted_envelope() {
     let mut s = ready(&["PIPELINING", "CHUNKING"]);
     let send = |s: &mut Session| {
         run(
-            s.send(
-                "a@example.com",
-                &["b@example.com"],
-                Body::Bytes(b"hi\n"),
-                SendOptions::new(),
-            )
-            .unwrap(),
+            to_bob(s, Body::Bytes(b"hi\n")),
             &[b"250 ok\r\n250 ok\r\n", b"250 queued\r\n"],
         )
     };
@@ -330,13 +323,7 @@ fn bdat_last_after_the_first_accepted_envelope() {
     );
     // The second: one flight, one round trip.
     let (sent, r) = run(
-        s.send(
-            "a@example.com",
-            &["b@example.com"],
-            Body::Bytes(b"hi\n"),
-            SendOptions::new(),
-        )
-        .unwrap(),
+        to_bob(&mut s, Body::Bytes(b"hi\n")),
         &[b"250 ok\r\n250 ok\r\n250 queued\r\n"],
     );
     assert!(r.is_ok());
@@ -389,14 +376,7 @@ fn a_failed_wait_closes_the_session_and_nothing_more_is_sent() {
 #[test]
 fn time_limits_are_data() {
     let mut s = ready(&["PIPELINING"]);
-    let mut ex = s
-        .send(
-            "a@example.com",
-            &["b@example.com"],
-            Body::Bytes(b"hi"),
-            SendOptions::new(),
-        )
-        .unwrap();
+    let mut ex = to_bob(&mut s, Body::Bytes(b"hi"));
     let mut tx = [0u8; 512];
     ex.transmit(&mut tx);
     let limit = |ex: &Exchange<'_, '_>, want| ex.limit(want).map(|(d, st)| (d.as_secs(), st));
@@ -418,14 +398,7 @@ fn time_limits_are_data() {
 #[test]
 fn streamed_message_through_data() {
     let mut s = ready(&["PIPELINING"]);
-    let mut ex = s
-        .send(
-            "a@example.com",
-            &["b@example.com"],
-            Body::Stream,
-            SendOptions::new(),
-        )
-        .unwrap();
+    let mut ex = to_bob(&mut s, Body::Stream);
     let mut tx = [0u8; 512];
     let n = ex.transmit(&mut tx);
     assert_eq!(
@@ -454,14 +427,7 @@ fn streamed_message_through_data() {
 #[test]
 fn streamed_message_in_bdat_chunks() {
     let mut s = ready(&["PIPELINING", "CHUNKING"]);
-    let mut ex = s
-        .send(
-            "a@example.com",
-            &["b@example.com"],
-            Body::Stream,
-            SendOptions::new(),
-        )
-        .unwrap();
+    let mut ex = to_bob(&mut s, Body::Stream);
     let mut tx = [0u8; 512];
     ex.transmit(&mut tx);
     let mut replies = *b"250 ok\r\n250 ok\r\n";
